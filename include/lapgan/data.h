@@ -1,0 +1,65 @@
+/* lapgan data: data sets held in memory as 8-bit pixels, and a seeded,
+ * shuffled minibatch iterator that yields float images in [-1, 1].
+ *
+ * Loaders: IDX (MNIST / Fashion-MNIST, gzip or raw), CIFAR-10 binary batches,
+ * folders of PNG/JPEG images. Each is a hostile-input parser: every size is
+ * checked and an error names the file and the problem.
+ */
+#ifndef LAPGAN_DATA_H
+#define LAPGAN_DATA_H
+
+#include "lapgan/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LG_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+#define LG_MAX_CLASSES 1000
+
+typedef struct {
+    int n, c, h, w;
+    uint8_t *pixels;     /* [n, c, h, w], owned */
+    int *labels;         /* [n], -1 when unlabelled, owned */
+    int nclasses;        /* 0 when unlabelled */
+    char **class_names;  /* [nclasses] or NULL, owned */
+    char source[256];    /* where it came from, for logs and checkpoints */
+} lg_dataset;
+
+void lg_dataset_free(lg_dataset *ds); /* accepts NULL */
+
+/* IDX image file (+ optional IDX label file); gzip detected by magic. */
+lg_status lg_dataset_load_idx(lg_dataset **out, const char *images, const char *labels);
+/* Fashion-MNIST from dir (NULL: LG_FASHION_MNIST_DIR); train or t10k files. */
+lg_status lg_dataset_load_fashion(lg_dataset **out, const char *dir, int train);
+/* CIFAR-10 binary: train = data_batch_1..5.bin (those present, at least one),
+ * else test_batch.bin; class names from batches.meta.txt when present. */
+lg_status lg_dataset_load_cifar10(lg_dataset **out, const char *dir, int train);
+/* Folder of PNG/JPEG files; subfolders are classes when labelled != 0.
+ * Images are resized (shorter side to size) and centre-cropped to size x
+ * size, converted to c channels (1 grey or 3 RGB). */
+lg_status lg_dataset_load_folder(lg_dataset **out, const char *dir, int c, int size, int labelled);
+
+/* "fashion[:DIR]", "fashion-test[:DIR]", "cifar10:DIR", "cifar10-test:DIR",
+ * "idx:IMAGES[,LABELS]", "folder:DIR" (c and size used for folders). */
+lg_status lg_dataset_open(lg_dataset **out, const char *spec, int c, int size);
+
+/* Seeded, shuffled minibatches; reshuffled every epoch. With crop > 0 each
+ * image is a random crop x crop window (the paper's CIFAR 28x28 crops).
+ * The iterator's state is (seed, epoch, cursor), so a resume continues
+ * the same sequence. */
+typedef struct lg_batcher lg_batcher;
+lg_status lg_batcher_new(lg_batcher **out, const lg_dataset *ds, int batch, int crop,
+                         uint64_t seed);
+void lg_batcher_free(lg_batcher *b);
+/* x: [batch, c, h', w'] floats in [-1,1] (h' = crop or h); labels may be NULL. */
+lg_status lg_batcher_next(lg_batcher *b, float *x, int *labels);
+void lg_batcher_get_state(const lg_batcher *b, uint64_t *epoch, uint64_t *cursor);
+lg_status lg_batcher_set_state(lg_batcher *b, uint64_t epoch, uint64_t cursor);
+/* The (fractional) epoch reached, for schedules. */
+double lg_batcher_epoch(const lg_batcher *b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

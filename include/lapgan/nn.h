@@ -1,0 +1,181 @@
+/* lapgan nn: layers with explicit forward and backward, sequential networks
+ * over flat parameter/gradient buffers, losses and optimisers.
+ *
+ * Conventions (after llm.c):
+ * - Tensors are float32 NCHW; a vector batch is [n, features, 1, 1].
+ * - Every *_backward ADDS into parameter gradients (dw, db) so that several
+ *   backward passes accumulate; lg_net_zero_grad() clears them. Input
+ *   gradients (dx) are OVERWRITTEN.
+ * - Parameters, gradients and optimiser state live in one flat buffer each;
+ *   layers hold named views into them. A checkpoint is a table of
+ *   (name, offset, shape); an all-reduce is one call.
+ * - All shapes are planned and checked when a network is built; the training
+ *   step itself allocates nothing.
+ *
+ * Example: a 2-layer MLP discriminator on 8x8x3 images.
+ *   lg_layer_spec d[] = {
+ *       {.kind = LG_LAYER_FLATTEN},
+ *       {.kind = LG_LAYER_LINEAR, .out = 600}, {.kind = LG_LAYER_RELU},
+ *       {.kind = LG_LAYER_DROPOUT, .p = 0.5f},
+ *       {.kind = LG_LAYER_LINEAR, .out = 1},
+ *   };
+ *   lg_net *net;
+ *   lg_net_cfg cfg = {.c = 3, .h = 8, .w = 8, .max_batch = 128, .seed = 1};
+ *   if (lg_net_new(&net, d, 5, &cfg) != LG_OK) puts(lg_errmsg());
+ */
+#ifndef LAPGAN_NN_H
+#define LAPGAN_NN_H
+
+#include "lapgan/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- backends ---------------------------------------------------------- */
+
+/* Which implementation runs the heavy ops (GEMM, convolution). REF is naive
+ * loops, the oracle for tests; CPU is OpenBLAS/oneDNN + OpenMP. */
+typedef enum { LG_BACKEND_CPU = 0, LG_BACKEND_REF, LG_BACKEND_COUNT } lg_backend_kind;
+const char *lg_backend_name(lg_backend_kind k);
+
+/* ---- layer specifications ---------------------------------------------- */
+
+typedef enum {
+    LG_LAYER_LINEAR = 0,        /* .out features; input is flattened per sample */
+    LG_LAYER_CONV2D,            /* .out channels, .k kernel, .stride, .pad (zero) */
+    LG_LAYER_RELU,
+    LG_LAYER_LEAKY_RELU,        /* .slope (0.2 if 0) */
+    LG_LAYER_SIGMOID,
+    LG_LAYER_TANH,
+    LG_LAYER_BATCHNORM,         /* 1d on [n,c,1,1], 2d on [n,c,h,w]; .eps, .momentum, .no_affine */
+    LG_LAYER_DROPOUT,           /* .p drop probability; inverted scaling; identity in eval */
+    LG_LAYER_FLATTEN,           /* [n,c,h,w] -> [n,c*h*w,1,1] */
+    LG_LAYER_RESHAPE,           /* -> [n,.c,.h,.w]; element count must match */
+    LG_LAYER_UPSAMPLE_NEAREST,  /* 2x */
+    LG_LAYER_UPSAMPLE_BILINEAR, /* 2x, align_corners = false (PyTorch's default) */
+    LG_LAYER_KIND_COUNT
+} lg_layer_kind;
+
+typedef enum {
+    LG_INIT_TORCH = 0, /* PyTorch defaults: kaiming_uniform(a=sqrt 5) weights, U(+-1/sqrt fan_in) bias */
+    LG_INIT_NORMAL,    /* weights N(0, .init_std^2) (0.02 if 0, the DCGAN recipe), bias 0 */
+} lg_init_kind;
+
+typedef struct {
+    lg_layer_kind kind;
+    int out;             /* LINEAR: features; CONV2D: channels */
+    int k, stride, pad;  /* CONV2D (stride 1 if 0) */
+    int c, h, w;         /* RESHAPE target */
+    int no_bias;         /* LINEAR, CONV2D: no bias term */
+    float slope;         /* LEAKY_RELU */
+    float p;             /* DROPOUT */
+    float eps, momentum; /* BATCHNORM (1e-5 and 0.1 if 0, PyTorch's meaning) */
+    int no_affine;       /* BATCHNORM without gamma/beta */
+    lg_init_kind init;
+    float init_std;
+} lg_layer_spec;
+
+const char *lg_layer_kind_name(lg_layer_kind k);
+
+/* ---- sequential networks ----------------------------------------------- */
+
+typedef struct lg_net lg_net;
+
+typedef struct {
+    int c, h, w;       /* input shape of one sample */
+    int max_batch;     /* activations are sized for this many samples */
+    uint64_t seed;     /* weight initialisation and dropout masks */
+    uint64_t stream;   /* RNG stream (keep nets under one seed independent) */
+    lg_backend_kind backend;
+} lg_net_cfg;
+
+/* Plans every shape (an error names the bad layer), allocates parameters,
+ * gradients and activations once, and initialises the weights. */
+lg_status lg_net_new(lg_net **out, const lg_layer_spec *specs, int nlayers, const lg_net_cfg *cfg);
+void lg_net_free(lg_net *net); /* accepts NULL */
+
+/* Output shape of one sample. */
+void lg_net_out_shape(const lg_net *net, int *c, int *h, int *w);
+int lg_net_layer_count(const lg_net *net);
+
+/* Forward pass on x [batch, c, h, w]; *y points at the net's own output
+ * buffer, valid until the next forward. train != 0: dropout active, batch
+ * norm uses batch statistics and updates its running ones. */
+lg_status lg_net_forward(lg_net *net, const float *x, int batch, int train, const float **y);
+
+/* Backward from dy (same shape as the last output). Adds parameter gradients
+ * unless param_grads == 0 (e.g. D's backward during G's step, which only
+ * needs dx). dx may be NULL when the input gradient is not needed. */
+lg_status lg_net_backward(lg_net *net, const float *dy, float *dx, int param_grads);
+
+void lg_net_zero_grad(lg_net *net);
+
+/* Flat buffers. Parameters and gradients share one layout. */
+float *lg_net_params(lg_net *net, size_t *n);
+float *lg_net_grads(lg_net *net, size_t *n);
+/* Non-trained state that a checkpoint must keep (batch-norm running stats). */
+float *lg_net_buffers(lg_net *net, size_t *n);
+
+/* Named tensors for checkpoints: i in [0, count). kind 0 = parameter
+ * (offset into params), 1 = buffer (offset into buffers). Names look like
+ * "3.conv.weight". shape has up to 4 dims. */
+typedef struct {
+    char name[48];
+    int kind;
+    size_t offset, numel;
+    int ndim, shape[4];
+} lg_net_tensor_info;
+int lg_net_tensor_count(const lg_net *net);
+lg_status lg_net_tensor_info_at(const lg_net *net, int i, lg_net_tensor_info *info);
+
+/* Dropout mask RNG; saved with checkpoints so resumes are bit-identical. */
+lg_rng *lg_net_rng(lg_net *net);
+
+/* Multiply-add count of one forward pass per sample (for GFLOP/s reports). */
+double lg_net_forward_flops(const lg_net *net);
+
+/* ---- standalone ops used between networks ------------------------------- */
+
+/* out[n, ca+cb, h, w] = concat(a[n,ca,h,w], b[n,cb,h,w]) along channels. */
+lg_status lg_concat_forward(const lg_tensor *a, const lg_tensor *b, lg_tensor *out);
+/* Splits dout into da and db (either may have NULL data: skipped). */
+lg_status lg_concat_backward(const lg_tensor *dout, lg_tensor *da, lg_tensor *db);
+
+/* Binary cross-entropy on logits, mean over n, numerically stable:
+ * l = max(x,0) - x*t + log(1 + exp(-|x|)). dlogits (may be NULL) gets
+ * d(mean loss)/dx = (sigmoid(x) - t) / n, scaled by `scale`. Returns the loss
+ * in *loss. */
+lg_status lg_bce_logits(const float *logits, const float *targets, int n, float scale,
+                        float *loss, float *dlogits);
+
+/* ---- optimisers --------------------------------------------------------- */
+
+typedef enum { LG_OPT_SGD = 0, LG_OPT_ADAM } lg_opt_kind;
+
+/* SGD follows PyTorch (v = mu v + g + wd p; p -= lr v). The schedule is the
+ * paper's: lr(epoch) = max(lr_min, lr / (1 + lr_decay)^epoch) and
+ * mu(epoch) = min(mom_max, momentum + mom_step * epoch). Adam follows
+ * PyTorch's torch.optim.Adam (L2 weight decay added to the gradient). */
+typedef struct {
+    lg_opt_kind kind;
+    float lr, momentum, weight_decay;
+    float beta1, beta2, eps; /* Adam (0.9, 0.999, 1e-8 if 0) */
+    float lr_decay, lr_min, mom_step, mom_max;
+} lg_optim_cfg;
+
+typedef struct lg_optim lg_optim;
+lg_status lg_optim_new(lg_optim **out, const lg_optim_cfg *cfg, size_t nparams);
+void lg_optim_free(lg_optim *o);
+/* Learning rate and momentum (beta1 for Adam) at a (fractional) epoch. */
+void lg_optim_schedule(const lg_optim_cfg *cfg, double epoch, float *lr, float *mom);
+/* One update of params from grads at the given epoch (for the schedule). */
+lg_status lg_optim_step(lg_optim *o, float *params, const float *grads, double epoch);
+/* Flat state (momentum, or Adam's m then v) and step count, for checkpoints. */
+float *lg_optim_state(lg_optim *o, size_t *n);
+int64_t *lg_optim_t(lg_optim *o);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages lapgan needs, only when one is missing.
+# Usage: scripts/deps.sh [build|test|torch]   (build is the default)
+set -euo pipefail
+want=(build-essential pkg-config zlib1g-dev libpng-dev libjpeg62-turbo-dev
+      libopenblas-openmp-dev libdnnl-dev libjansson-dev dataset-fashion-mnist)
+case "${1:-build}" in
+  build) ;;
+  test)  want+=(valgrind) ;;
+  torch) want+=(python3-torch python3-numpy) ;;
+  *) echo "deps.sh: unknown set '$1' (build, test, torch)" >&2; exit 2 ;;
+esac
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps.sh: installing ${missing[*]}" >&2
+SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,37 @@
+/* The lapgan command line: the only code that prints for users and chooses
+ * exit codes. Each subcommand lives in its own cmd_*.c file. */
+#ifndef LG_CLI_H
+#define LG_CLI_H
+#include <stdio.h>
+
+#include "lapgan.h"
+
+/* Exit codes: 0 ok, 1 runtime failure (bad file, I/O, numeric), 2 usage. */
+enum { LG_EXIT_OK = 0, LG_EXIT_FAIL = 1, LG_EXIT_USAGE = 2 };
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand */
+    const char *summary;
+} lg_cli_cmd;
+
+/* Prints "lapgan CMD: <lg_errmsg()>" and returns LG_EXIT_FAIL (LG_EXIT_USAGE
+ * for LG_ERR_ARG). */
+int lg_cli_fail(const char *cmd, lg_status s);
+/* Prints "lapgan CMD: <message>" and returns LG_EXIT_USAGE. */
+int lg_cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Strict number parsing for flags: whole string, in range. */
+int lg_cli_int(const char *cmd, const char *flag, const char *s, long lo, long hi, long *out);
+int lg_cli_float(const char *cmd, const char *flag, const char *s, double lo, double hi,
+                 double *out);
+/* True when s is -h or --help. */
+int lg_cli_is_help(const char *s);
+
+int lg_cmd_selfcheck(int argc, char **argv);
+int lg_cmd_pyramid(int argc, char **argv);
+#endif

@@ -1,0 +1,35 @@
+#include <string.h>
+
+#include "cli.h"
+
+static const lg_cli_cmd lg_cmds[] = {
+    {"selfcheck", lg_cmd_selfcheck, "quick check that this build computes correctly"},
+    {"pyramid", lg_cmd_pyramid, "draw an image's Laplacian pyramid as a PNG"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "lapgan %s: Laplacian pyramid GANs (Denton et al. 2015)\n\n", LG_VERSION);
+    fprintf(f, "usage: lapgan [--version] [--help] <command> [options]\n\ncommands:\n");
+    for (int i = 0; i < (int)(sizeof lg_cmds / sizeof lg_cmds[0]); i++)
+        fprintf(f, "  %-10s %s\n", lg_cmds[i].name, lg_cmds[i].summary);
+    fprintf(f, "\n'lapgan <command> --help' describes a command.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return LG_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("lapgan %s\n", LG_VERSION);
+        return LG_EXIT_OK;
+    }
+    if (lg_cli_is_help(argv[1]) || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return LG_EXIT_OK;
+    }
+    for (int i = 0; i < (int)(sizeof lg_cmds / sizeof lg_cmds[0]); i++)
+        if (!strcmp(argv[1], lg_cmds[i].name)) return lg_cmds[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "lapgan: unknown command '%s' (see 'lapgan --help')\n", argv[1]);
+    return LG_EXIT_USAGE;
+}

@@ -1,0 +1,48 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int lg_cli_fail(const char *cmd, lg_status s) {
+    fprintf(stderr, "lapgan %s: %s\n", cmd, lg_errmsg()[0] ? lg_errmsg() : lg_status_name(s));
+    return s == LG_ERR_ARG ? LG_EXIT_USAGE : LG_EXIT_FAIL;
+}
+
+int lg_cli_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "lapgan %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see 'lapgan %s --help')\n", cmd);
+    return LG_EXIT_USAGE;
+}
+
+int lg_cli_int(const char *cmd, const char *flag, const char *s, long lo, long hi, long *out) {
+    if (!s) return lg_cli_usage_error(cmd, "%s needs a value", flag);
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return lg_cli_usage_error(cmd, "%s wants an integer in [%ld, %ld], got '%s'", flag, lo,
+                                  hi, s);
+    *out = v;
+    return LG_EXIT_OK;
+}
+
+int lg_cli_float(const char *cmd, const char *flag, const char *s, double lo, double hi,
+                 double *out) {
+    if (!s) return lg_cli_usage_error(cmd, "%s needs a value", flag);
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi))
+        return lg_cli_usage_error(cmd, "%s wants a number in [%g, %g], got '%s'", flag, lo, hi,
+                                  s);
+    *out = v;
+    return LG_EXIT_OK;
+}
+
+int lg_cli_is_help(const char *s) { return s && (!strcmp(s, "-h") || !strcmp(s, "--help")); }

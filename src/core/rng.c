@@ -1,0 +1,105 @@
+/* Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3",
+ * SC 2011). Counter = (block offset, stream), key = seed. Element i of a fill
+ * comes from block offset + i/4, so results do not depend on thread count. */
+#include <math.h>
+
+#include "lapgan/core.h"
+
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+
+void lg_philox(uint64_t seed, uint64_t stream, uint64_t counter, uint32_t out[4]) {
+    uint32_t c0 = (uint32_t)counter, c1 = (uint32_t)(counter >> 32);
+    uint32_t c2 = (uint32_t)stream, c3 = (uint32_t)(stream >> 32);
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    for (int round = 0; round < 10; round++) {
+        uint64_t p0 = (uint64_t)PHILOX_M0 * c0;
+        uint64_t p1 = (uint64_t)PHILOX_M1 * c2;
+        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
+        uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+        c0 = n0;
+        c1 = (uint32_t)p1;
+        c2 = n2;
+        c3 = (uint32_t)p0;
+        k0 += PHILOX_W0;
+        k1 += PHILOX_W1;
+    }
+    out[0] = c0;
+    out[1] = c1;
+    out[2] = c2;
+    out[3] = c3;
+}
+
+void lg_rng_init(lg_rng *r, uint64_t seed, uint64_t stream) {
+    r->seed = seed;
+    r->stream = stream;
+    r->offset = 0;
+}
+
+/* 24 random bits -> [0, 1) and (0, 1]. */
+static inline float u01(uint32_t u) { return (float)(u >> 8) * (1.0f / 16777216.0f); }
+static inline float u01_open0(uint32_t u) { return ((float)(u >> 8) + 1.0f) * (1.0f / 16777216.0f); }
+
+#define LG_RNG_PAR_MIN 65536 /* below this, threads cost more than they save */
+
+void lg_rng_uniform(lg_rng *r, float *out, size_t n, float lo, float hi) {
+    const size_t blocks = (n + 3) / 4;
+    const float scale = hi - lo;
+#pragma omp parallel for schedule(static) if (n >= LG_RNG_PAR_MIN)
+    for (size_t b = 0; b < blocks; b++) {
+        uint32_t x[4];
+        lg_philox(r->seed, r->stream, r->offset + b, x);
+        for (size_t j = 0; j < 4 && 4 * b + j < n; j++) out[4 * b + j] = lo + scale * u01(x[j]);
+    }
+    r->offset += blocks;
+}
+
+void lg_rng_normal(lg_rng *r, float *out, size_t n, float mean, float std) {
+    const size_t blocks = (n + 3) / 4;
+    const float two_pi = 6.28318530717958647692f;
+#pragma omp parallel for schedule(static) if (n >= LG_RNG_PAR_MIN)
+    for (size_t b = 0; b < blocks; b++) {
+        uint32_t x[4];
+        float z[4];
+        lg_philox(r->seed, r->stream, r->offset + b, x);
+        for (int p = 0; p < 2; p++) {
+            float rad = sqrtf(-2.0f * logf(u01_open0(x[2 * p])));
+            float th = two_pi * u01(x[2 * p + 1]);
+            z[2 * p] = rad * cosf(th);
+            z[2 * p + 1] = rad * sinf(th);
+        }
+        for (size_t j = 0; j < 4 && 4 * b + j < n; j++) out[4 * b + j] = mean + std * z[j];
+    }
+    r->offset += blocks;
+}
+
+uint32_t lg_rng_u32(lg_rng *r) {
+    uint32_t x[4];
+    lg_philox(r->seed, r->stream, r->offset++, x);
+    return x[0];
+}
+
+uint64_t lg_rng_below(lg_rng *r, uint64_t n) {
+    if (n <= 1) return 0;
+    /* Rejection sampling on 64-bit draws: no modulo bias. */
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    for (;;) {
+        uint32_t x[4];
+        lg_philox(r->seed, r->stream, r->offset++, x);
+        uint64_t v = ((uint64_t)x[0] << 32) | x[1];
+        if (v < limit) return v % n;
+        v = ((uint64_t)x[2] << 32) | x[3];
+        if (v < limit) return v % n;
+    }
+}
+
+void lg_rng_shuffle(lg_rng *r, int *idx, size_t n) {
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)lg_rng_below(r, i);
+        int t = idx[i - 1];
+        idx[i - 1] = idx[j];
+        idx[j] = t;
+    }
+}
