@@ -10,10 +10,10 @@ BLASDIR := /usr/lib/$(ARCH)/openblas-openmp
 BLASINC := /usr/include/$(ARCH)/openblas-openmp
 
 ifeq ($(SAN),1)
-BUILD   := build-san
+BUILD   ?= build-san
 OPT     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 else
-BUILD   := build
+BUILD   ?= build
 OPT     := -O3 -march=native -g
 endif
 

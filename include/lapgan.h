@@ -9,6 +9,7 @@
  *   lapgan/pyramid.h  Laplacian pyramid, d(.) and u(.)
  *   lapgan/data.h     IDX, CIFAR-10, image folders; minibatch iterator
  *   lapgan/io.h       PNG/JPEG, grids, safetensors, atomic writes
+ *   lapgan/eval.h     Parzen, nearest neighbours, Frechet distance, classifier
  */
 #ifndef LAPGAN_H
 #define LAPGAN_H
@@ -17,4 +18,5 @@
 #include "lapgan/pyramid.h"
 #include "lapgan/data.h"
 #include "lapgan/io.h"
+#include "lapgan/eval.h"
 #endif

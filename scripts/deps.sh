@@ -7,7 +7,7 @@ want=(build-essential pkg-config zlib1g-dev libpng-dev libjpeg62-turbo-dev
 case "${1:-build}" in
   build) ;;
   test)  want+=(valgrind) ;;
-  torch) want+=(python3-torch python3-numpy) ;;
+  torch) want+=(python3-torch python3-numpy python3-opencv) ;;
   *) echo "deps.sh: unknown set '$1' (build, test, torch)" >&2; exit 2 ;;
 esac
 missing=()

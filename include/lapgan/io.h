@@ -26,6 +26,12 @@ void lg_image_free(lg_image *im);
 /* Decodes PNG or JPEG (by magic bytes) from a file or from memory. */
 lg_status lg_image_load(lg_image **out, const char *path);
 lg_status lg_image_decode(lg_image **out, const void *bytes, size_t len, const char *name);
+/* Resizes so the shorter side is size (area average when shrinking,
+ * bilinear with aligned corners when enlarging: the pyramid's area-bilinear
+ * pair), centre-crops to size x size, converts to c channels (1: ITU-R 601
+ * luma, 3: RGB; alpha dropped) and writes CHW bytes to out[c*size*size].
+ * name labels error messages (may be NULL). */
+lg_status lg_image_fit(const lg_image *im, int c, int size, uint8_t *out, const char *name);
 /* Writes a PNG atomically. */
 lg_status lg_png_write(const char *path, const lg_image *im);
 

@@ -34,4 +34,7 @@ int lg_cli_is_help(const char *s);
 
 int lg_cmd_selfcheck(int argc, char **argv);
 int lg_cmd_pyramid(int argc, char **argv);
+int lg_cmd_train(int argc, char **argv);
+int lg_cmd_sample(int argc, char **argv);
+int lg_cmd_info(int argc, char **argv);
 #endif

@@ -1,0 +1,134 @@
+/* lapgan eval: how good are generated images? Parzen-window log-likelihood
+ * (the paper's Table 1), nearest neighbours in pixel space (does the model
+ * copy its training set?), the Frechet distance between Gaussians fitted to
+ * feature sets, and a small convnet classifier that supplies those features
+ * and checks class-conditional samples.
+ *
+ * Images and features are rows of d floats (an NCHW batch is n rows of
+ * c*h*w). Everything here is deterministic for a given thread count.
+ */
+#ifndef LAPGAN_EVAL_H
+#define LAPGAN_EVAL_H
+
+#include "lapgan/core.h"
+#include "lapgan/data.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Parzen-window log-likelihood --------------------------------------- */
+
+/* Isotropic Gaussian kernel density on the n rows of samples, evaluated at
+ * the m rows of test (Breuleux et al. 2011, as used by Goodfellow et al.
+ * 2014 and LAPGAN):
+ *   log p(x) = logsumexp_i(-|x - s_i|^2 / (2 sigma^2)) - log n
+ *              - (d/2) log(2 pi sigma^2)
+ * in nats. Distances come from one SGEMM per tile of (test, sample) rows on
+ * mean-centred data, so memory stays bounded whatever n and m; the
+ * log-sum-exp is max-shifted and accumulated in double. */
+lg_status lg_parzen_ll(const float *samples, int n, const float *test, int m, int d,
+                       double sigma, double *out_ll);
+
+/* The same for several bandwidths at once (one distance pass):
+ * out_ll[j*m + i] is test row i under sigmas[j]. */
+lg_status lg_parzen_ll_multi(const float *samples, int n, const float *test, int m, int d,
+                             const double *sigmas, int nsigma, double *out_ll);
+
+/* goodfeli/adversarial's parzen_ll.py grid: 10 values log-spaced over
+ * [0.1, 1] (numpy.logspace(-1, 0, 10)). */
+#define LG_PARZEN_GRID_DEFAULT 10
+void lg_parzen_default_grid(double grid[LG_PARZEN_GRID_DEFAULT]);
+
+/* Picks the grid value with the highest mean log-likelihood of the m
+ * validation rows (the first one on ties). grid == NULL with ngrid == 0 uses
+ * the default grid. mean_ll (may be NULL) gets the mean for each grid value,
+ * [ngrid] (or [LG_PARZEN_GRID_DEFAULT]). */
+lg_status lg_parzen_select_sigma(const float *samples, int n, const float *valid, int m, int d,
+                                 const double *grid, int ngrid, double *best_sigma,
+                                 double *mean_ll);
+
+/* Mean, per-image standard deviation (n-1) and standard error of the mean
+ * (std / sqrt(n)) of per-image log-likelihoods. LAPGAN's Table 1 "+-" looks
+ * like the std; parzen_ll.py prints the standard error. */
+typedef struct {
+    int n;
+    double mean, std, sem;
+} lg_ll_summary;
+lg_status lg_ll_summarize(const double *ll, int n, lg_ll_summary *out);
+
+/* ---- nearest neighbours --------------------------------------------------- */
+
+/* For each of the m query rows, the k nearest of the n train rows in L2:
+ * out_idx[i*k + j] and out_dist[i*k + j] (Euclidean distance, not squared),
+ * nearest first, ties to the lowest index. Candidates come from the SGEMM
+ * distances; the final ranking is recomputed exactly in double, so rounding
+ * cannot reorder near-ties unless more than k+16 train rows lie within float
+ * rounding of the k-th distance. 1 <= k <= n. */
+lg_status lg_knn(const float *train, int n, const float *queries, int m, int d, int k,
+                 int *out_idx, float *out_dist);
+
+/* ---- Frechet distance ------------------------------------------------------ */
+
+/* Mean mu[d] and unbiased covariance cov[d*d] (divides by n-1) of n >= 2
+ * feature rows, accumulated in double. */
+lg_status lg_frechet_stats(const float *feats, int n, int d, double *mu, double *cov);
+
+/* FD = |mu1 - mu2|^2 + Tr S1 + Tr S2 - 2 Tr sqrtm(S1 S2), with the last term
+ * computed from symmetric eigendecompositions (A = sqrtm(S1), then the
+ * eigenvalues of the PSD matrix A S2 A), which needs no complex arithmetic.
+ * Covariances must be symmetric; rounding below zero is clamped to 0. */
+lg_status lg_frechet_distance(const double *mu1, const double *cov1, const double *mu2,
+                              const double *cov2, int d, double *fd);
+
+/* ---- classifier -------------------------------------------------------------- */
+
+/* A small convnet (conv5x5 32 pad 2, ReLU, conv5x5/2 64, ReLU, conv3x3/2 64,
+ * ReLU, flatten, linear 128, ReLU, linear nclasses) trained with Adam on
+ * softmax cross-entropy. Inputs are images in [-1, 1], as lg_batcher yields. */
+#define LG_CLASSIFIER_FEATURES 128
+#define LG_CLASSIFIER_MAX_BATCH 256 /* largest training batch */
+#define LG_CLASSIFIER_ARCH "lapgan-convnet-v1"
+
+typedef struct lg_classifier lg_classifier;
+
+lg_status lg_classifier_new(lg_classifier **out, int c, int h, int w, int nclasses,
+                            uint64_t seed);
+void lg_classifier_free(lg_classifier *clf); /* accepts NULL */
+void lg_classifier_shape(const lg_classifier *clf, int *c, int *h, int *w, int *nclasses);
+
+/* Called after every epoch with its mean training loss; a non-zero return
+ * stops training (then train returns LG_ERR_INTERRUPTED). */
+typedef int (*lg_classifier_progress)(void *user, int epoch, int epochs, double loss,
+                                      double seconds);
+
+/* Trains for epochs passes over ds (labelled, shape matching the
+ * classifier) with minibatches of batch, Adam at lr (1e-3 is a good
+ * default). Shuffling is seeded by the classifier's seed. */
+lg_status lg_classifier_train(lg_classifier *clf, const lg_dataset *ds, int epochs, int batch,
+                              float lr, lg_classifier_progress progress, void *user);
+
+/* x: [n, c, h, w] in [-1, 1], any n >= 1 (run in chunks). */
+lg_status lg_classifier_predict(lg_classifier *clf, const float *x, int n, int *out_labels);
+/* Penultimate-layer features (after its ReLU): out[n * LG_CLASSIFIER_FEATURES]. */
+lg_status lg_classifier_features(lg_classifier *clf, const float *x, int n, float *out);
+/* Logits: out[n * nclasses]. */
+lg_status lg_classifier_logits(lg_classifier *clf, const float *x, int n, float *out);
+/* Fraction of ds's images whose predicted label equals theirs (pixels p
+ * enter as p / 127.5 - 1). */
+lg_status lg_classifier_accuracy(lg_classifier *clf, const lg_dataset *ds, double *acc);
+
+/* The data set source and test accuracy recorded in the file's metadata. */
+lg_status lg_classifier_set_info(lg_classifier *clf, const char *source, double test_accuracy);
+/* safetensors with metadata arch, c, h, w, nclasses, source, test_accuracy;
+ * written atomically. */
+lg_status lg_classifier_save(const lg_classifier *clf, const char *path);
+lg_status lg_classifier_load(lg_classifier **out, const char *path);
+/* The recorded source ("" if none) and test accuracy (< 0 if none). */
+const char *lg_classifier_source(const lg_classifier *clf);
+double lg_classifier_test_accuracy(const lg_classifier *clf);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,179 @@
+/* lapgan gan: model descriptions (presets), one level's G/D pair and its
+ * training step, the coarse-to-fine sampler, checkpoints and the trainer.
+ *
+ * Level 0 is the finest; level K = levels-1 is the coarsest.
+ *   K:      G_K(z_K) -> I_K (fully connected, a plain GAN)
+ *   k < K:  G_k(z_k, l_k) -> h_k with l_k = u(I_{k+1}) (a conditional GAN)
+ *           D_k sees h_k + l_k (the image at this level), never h_k alone.
+ * Sampling: I_K = G_K(z_K); I_k = u(I_{k+1}) + G_k(z_k, u(I_{k+1})).
+ * Levels share nothing: each has its own networks, optimisers, RNG streams,
+ * data iterator and checkpoint file, so they can train in separate threads,
+ * processes or machines.
+ */
+#ifndef LAPGAN_GAN_H
+#define LAPGAN_GAN_H
+
+#include "lapgan/core.h"
+#include "lapgan/data.h"
+#include "lapgan/nn.h"
+#include "lapgan/pyramid.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LG_MAX_WIDTHS 6
+
+/* One level of the pyramid: what its G and D look like. */
+typedef struct {
+    int size;                       /* this level's image size (square) */
+    int fc;                         /* fully connected nets (coarsest level) */
+    int zdim;                       /* noise: FC vector length, or conv planes */
+    int g_nw, g_width[LG_MAX_WIDTHS]; /* G hidden widths (units or maps) */
+    int d_nw, d_width[LG_MAX_WIDTHS]; /* D hidden widths */
+    int g_kernel, g_out_kernel;     /* conv G: hidden and output kernel */
+    int d_kernel;                   /* conv D kernel */
+    int d_last_stride;              /* conv D: stride of its last hidden conv */
+    float g_dropout, d_dropout;     /* after hidden layers (0: none) */
+    int g_bn, d_bn;                 /* batch norm after hidden layers */
+} lg_level_desc;
+
+/* A whole model: readable data, stored in every checkpoint. */
+typedef struct {
+    char name[32];                  /* preset it came from */
+    int c;                          /* image channels */
+    int levels;                     /* K + 1 */
+    lg_level_desc level[LG_PYR_MAX_LEVELS]; /* [0] finest */
+    lg_pyr_filter filter;
+    int crop;                       /* random training crop (0: none) */
+    int nclasses;                   /* > 0: class-conditional (CC-LAPGAN) */
+    int leaky_d;                    /* LeakyReLU(0.2) in D instead of ReLU */
+    float noise_lo, noise_hi;       /* z ~ U[lo, hi] */
+    lg_optim_cfg opt;               /* same recipe for G and D, separate states */
+    lg_init_kind init;
+    float init_std;
+    int batch;                      /* default minibatch (half real, half generated in D) */
+} lg_model_desc;
+
+/* Presets: "fashion", "cifar10", "stl10", "lsun64", "mnist"; see
+ * lg_preset_names(). Fails with a message listing the valid names. */
+lg_status lg_preset(const char *name, lg_model_desc *out);
+const char *lg_preset_names(void);
+/* The DCGAN recipe on top of a preset (the paper's future work): Adam
+ * lr 2e-4, beta1 0.5, batch norm in G and D hidden layers, LeakyReLU(0.2)
+ * in D, N(0, 0.02) initialisation. */
+void lg_model_desc_dcgan(lg_model_desc *m);
+/* Class conditioning with nclasses labels (0 turns it off). */
+void lg_model_desc_class_conditional(lg_model_desc *m, int nclasses);
+/* Checks that sizes decrease, nets fit their inputs, numbers are sane. */
+lg_status lg_model_desc_validate(const lg_model_desc *m);
+/* JSON round trip (for checkpoints). *json is malloc'd; free() it. */
+lg_status lg_model_desc_to_json(const lg_model_desc *m, char **json);
+lg_status lg_model_desc_from_json(lg_model_desc *m, const char *json, const char *source);
+/* A human-readable table of levels, nets and recipe (malloc'd). */
+char *lg_model_desc_describe(const lg_model_desc *m);
+
+/* ---- one level -------------------------------------------------------- */
+
+typedef struct lg_level lg_level;
+
+typedef struct {
+    float d_loss, g_loss;       /* BCE, mean over the batch */
+    float d_real_acc, d_fake_acc; /* share of real judged real / fake judged fake */
+} lg_level_stats;
+
+/* Builds level k's networks for minibatches of up to max_batch. The seed and
+ * k pick independent RNG streams for init, dropout and noise. */
+lg_status lg_level_new(lg_level **out, const lg_model_desc *m, int k, int max_batch,
+                       uint64_t seed, lg_backend_kind backend);
+void lg_level_free(lg_level *lv);
+int lg_level_index(const lg_level *lv);
+int64_t lg_level_step_count(const lg_level *lv);
+
+/* One training step on a batch of full-size images [batch, c, s0, s0]
+ * (labels may be NULL unless class-conditional): D on half real / half
+ * generated coefficients, then G to fool D on a fresh batch. */
+lg_status lg_level_train_step(lg_level *lv, const float *images, const int *labels, int batch,
+                              double epoch, lg_level_stats *stats);
+
+/* Generates this level's image I_k for n samples: coarse is I_{k+1}
+ * [n, c, s_{k+1}, s_{k+1}] (ignored at level K); labels may be NULL. Writes
+ * up (u(I_{k+1})) and h (h_k) when not NULL; out = up + h. eval mode. */
+lg_status lg_level_generate(lg_level *lv, const float *coarse, const int *labels, int n,
+                            lg_rng *noise, float *up, float *h, float *out);
+
+/* ---- checkpoints ------------------------------------------------------ */
+
+/* Everything a bit-identical resume needs: weights, batch-norm buffers,
+ * optimiser state, RNG states, step, the data iterator's state and the
+ * model description, in one safetensors file written atomically. */
+typedef struct {
+    uint64_t data_epoch, data_cursor; /* the level's lg_batcher state */
+    uint64_t seed;
+    char data_source[256];
+} lg_level_extra;
+
+lg_status lg_level_save(const lg_level *lv, const lg_level_extra *extra, const char *path);
+/* Loads into a level built from the same description; a file from a
+ * different model is refused with a message naming what differs. */
+lg_status lg_level_load(lg_level *lv, lg_level_extra *extra, const char *path);
+/* Reads only the model description and level index of a checkpoint. */
+lg_status lg_checkpoint_peek(const char *path, lg_model_desc *m, int *level, int64_t *step);
+
+/* ---- the whole model -------------------------------------------------- */
+
+typedef struct lg_model lg_model;
+
+/* Loads every level_<k>.safetensors from a run directory. */
+lg_status lg_model_load(lg_model **out, const char *run_dir, lg_backend_kind backend);
+void lg_model_free(lg_model *m);
+const lg_model_desc *lg_model_desc_of(const lg_model *m);
+
+/* Draws n images coarse to fine: out [n, c, s0, s0]. labels (n, may be NULL
+ * for unconditional models; required for class-conditional ones). When chain
+ * is not NULL it receives, per level k, I_k (chain->img[k]), and for k < K
+ * u(I_{k+1}) and h_k; buffers are owned by the model, valid until the next
+ * call. Deterministic: same seed, same bytes. */
+typedef struct {
+    const float *img[LG_PYR_MAX_LEVELS];
+    const float *up[LG_PYR_MAX_LEVELS];
+    const float *h[LG_PYR_MAX_LEVELS];
+} lg_chain;
+lg_status lg_model_sample(lg_model *m, int n, uint64_t seed, const int *labels, float *out,
+                          lg_chain *chain);
+
+/* ---- training --------------------------------------------------------- */
+
+typedef struct {
+    int level;
+    int64_t step, total;
+    double img_per_s;   /* through this level's steps */
+    double eta_s;       /* wall-clock seconds left for this level */
+    double epoch;
+    lg_level_stats stats;
+} lg_progress;
+
+typedef struct {
+    const char *run_dir;      /* checkpoints, log.jsonl and sample grids */
+    unsigned levels_mask;     /* bit k set: train level k (0: all) */
+    int64_t steps;            /* steps per level */
+    int batch;                /* 0: the description's */
+    uint64_t seed;
+    int ckpt_every;           /* steps between checkpoints (0: only at the end) */
+    int sample_every;         /* steps between sample grids (0: only at the end) */
+    int log_every;            /* steps between log lines and progress calls */
+    int resume;               /* continue from the run dir's checkpoints */
+    lg_backend_kind backend;
+    void (*progress)(void *ud, const lg_progress *p);
+    void *progress_ud;
+    /* Polled between steps; when it becomes non-zero the trainer writes a
+     * checkpoint and returns LG_ERR_INTERRUPTED. */
+    volatile int *stop;
+} lg_train_cfg;
+
+lg_status lg_train(const lg_model_desc *m, const lg_dataset *ds, const lg_train_cfg *cfg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,46 @@
+/* Convolution through oneDNN (the C API of Debian's libdnnl 2.6), with the
+ * op-table semantics of src/backend/ops.h: NCHW float32 user buffers,
+ * weights [co, ci, kh, kw], dx overwritten, dw/db accumulated.
+ *
+ * oneDNN picks its own blocked layouts (format_tag any); data is reordered
+ * at the boundary into buffers this module owns, so these calls take no
+ * workspace from the caller. Primitives are created on the first call for a
+ * shape (milliseconds) and cached, keyed by the descriptor and the OpenMP
+ * thread count, because oneDNN fixes its thread split when a primitive is
+ * created. The blocked buffers live in one scratch area sized for the
+ * largest cached shape; it grows only when a new shape is first seen, so a
+ * training step that repeats shapes allocates nothing.
+ *
+ * Threads: calls are serialised by one mutex (they share the engine,
+ * stream and scratch); each call runs on the OpenMP pool of the calling
+ * thread (omp_set_num_threads / lg_set_threads). Never call from inside an
+ * OpenMP parallel region.
+ *
+ * Errors (bad descriptor, NULL buffer, oneDNN refusing a shape or running
+ * out of memory) come back as an lg_status with a message; nothing aborts. */
+#ifndef LG_BACKEND_CPU_DNNL_CONV_H
+#define LG_BACKEND_CPU_DNNL_CONV_H
+#include "backend/ops.h"
+
+/* y = conv(x, w) + b (b may be NULL). */
+lg_status lg_dnnl_conv_fwd(const lg_conv_desc *d, const float *x, const float *w,
+                           const float *b, float *y);
+/* dx = conv_transpose(dy, w), overwriting dx. */
+lg_status lg_dnnl_conv_bwd_data(const lg_conv_desc *d, const float *dy, const float *w,
+                                float *dx);
+/* dw += x (*) dy; db += sum(dy) over n, h, w (db may be NULL). */
+lg_status lg_dnnl_conv_bwd_filter(const lg_conv_desc *d, const float *x, const float *dy,
+                                  float *dw, float *db);
+
+/* Creates the three primitives for d now (e.g. when a network is planned),
+ * so that the first training step is not the one that pays for them. */
+lg_status lg_dnnl_conv_prepare(const lg_conv_desc *d);
+
+/* Layout oneDNN computes in: 0 (default) lets it choose blocked layouts and
+ * reorders at the boundary; 1 forces plain NCHW/OIHW everywhere (no
+ * reorders, slower kernels). Changing it empties the cache. For benches. */
+void lg_dnnl_conv_set_plain(int plain);
+
+/* Destroys every cached primitive and the scratch (tests, leak checks). */
+void lg_dnnl_conv_release(void);
+#endif

@@ -1,0 +1,111 @@
+#include <string.h>
+
+#include "backend/ref/ref.h"
+
+/* Element (i, j) of op(A) for a row-major A with leading dimension ld. */
+static inline float at(const float *a, int trans, int ld, int i, int j) {
+    return trans ? a[(size_t)j * ld + i] : a[(size_t)i * ld + j];
+}
+
+static void ref_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                     const float *b, int ldb, float beta, float *c, int ldc) {
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int p = 0; p < k; p++) s += (double)at(a, ta, lda, i, p) * at(b, tb, ldb, p, j);
+            float *cij = &c[(size_t)i * ldc + j];
+            /* beta == 0 ignores C entirely (it may hold garbage), as BLAS does. */
+            *cij = (float)(alpha * s + (beta == 0 ? 0.0 : (double)beta * *cij));
+        }
+}
+
+static size_t ref_conv_workspace(const lg_conv_desc *d) { return 0; }
+
+/* Index of x[n, c, ih, iw], or -1 when (ih, iw) falls in the zero padding. */
+static inline long x_index(const lg_conv_desc *d, int n, int c, int ih, int iw) {
+    if (ih < 0 || ih >= d->hi || iw < 0 || iw >= d->wi) return -1;
+    return (((long)n * d->ci + c) * d->hi + ih) * d->wi + iw;
+}
+
+static inline size_t w_index(const lg_conv_desc *d, int co, int ci, int i, int j) {
+    return (((size_t)co * d->ci + ci) * d->kh + i) * d->kw + j;
+}
+
+static inline size_t y_index(const lg_conv_desc *d, int n, int co, int oh, int ow) {
+    return (((size_t)n * d->co + co) * d->ho + oh) * d->wo + ow;
+}
+
+/* y[n,o,oh,ow] = b[o] + sum_{c,i,j} w[o,c,i,j] x[n,c,oh*s-p+i,ow*s-p+j] */
+static void ref_conv_fwd(const lg_conv_desc *d, const float *x, const float *w, const float *b,
+                         float *y, float *ws) {
+    for (int n = 0; n < d->n; n++)
+        for (int o = 0; o < d->co; o++)
+            for (int oh = 0; oh < d->ho; oh++)
+                for (int ow = 0; ow < d->wo; ow++) {
+                    double s = b ? b[o] : 0;
+                    for (int c = 0; c < d->ci; c++)
+                        for (int i = 0; i < d->kh; i++)
+                            for (int j = 0; j < d->kw; j++) {
+                                long xi = x_index(d, n, c, oh * d->stride - d->pad + i,
+                                                  ow * d->stride - d->pad + j);
+                                if (xi >= 0) s += (double)w[w_index(d, o, c, i, j)] * x[xi];
+                            }
+                    y[y_index(d, n, o, oh, ow)] = (float)s;
+                }
+}
+
+/* dx = sum over every output position of dy * w, scattered back to the input
+ * pixel it read: the transpose of the forward map. */
+static void ref_conv_bwd_data(const lg_conv_desc *d, const float *dy, const float *w, float *dx,
+                              float *ws) {
+    memset(dx, 0, sizeof(float) * (size_t)d->n * d->ci * d->hi * d->wi);
+    for (int n = 0; n < d->n; n++)
+        for (int o = 0; o < d->co; o++)
+            for (int oh = 0; oh < d->ho; oh++)
+                for (int ow = 0; ow < d->wo; ow++) {
+                    float g = dy[y_index(d, n, o, oh, ow)];
+                    for (int c = 0; c < d->ci; c++)
+                        for (int i = 0; i < d->kh; i++)
+                            for (int j = 0; j < d->kw; j++) {
+                                long xi = x_index(d, n, c, oh * d->stride - d->pad + i,
+                                                  ow * d->stride - d->pad + j);
+                                if (xi >= 0) dx[xi] += g * w[w_index(d, o, c, i, j)];
+                            }
+                }
+}
+
+/* dw[o,c,i,j] += sum_{n,oh,ow} dy[n,o,oh,ow] x[n,c,oh*s-p+i,ow*s-p+j]; db[o] += sum dy */
+static void ref_conv_bwd_filter(const lg_conv_desc *d, const float *x, const float *dy, float *dw,
+                                float *db, float *ws) {
+    for (int o = 0; o < d->co; o++) {
+        for (int c = 0; c < d->ci; c++)
+            for (int i = 0; i < d->kh; i++)
+                for (int j = 0; j < d->kw; j++) {
+                    double s = 0;
+                    for (int n = 0; n < d->n; n++)
+                        for (int oh = 0; oh < d->ho; oh++)
+                            for (int ow = 0; ow < d->wo; ow++) {
+                                long xi = x_index(d, n, c, oh * d->stride - d->pad + i,
+                                                  ow * d->stride - d->pad + j);
+                                if (xi >= 0) s += (double)dy[y_index(d, n, o, oh, ow)] * x[xi];
+                            }
+                    dw[w_index(d, o, c, i, j)] += (float)s;
+                }
+        if (db) {
+            double s = 0;
+            for (int n = 0; n < d->n; n++)
+                for (int p = 0; p < d->ho * d->wo; p++) s += dy[y_index(d, n, o, 0, 0) + p];
+            db[o] += (float)s;
+        }
+    }
+}
+
+const lg_backend lg_backend_ref_table = {
+    .kind = LG_BACKEND_REF,
+    .name = "ref",
+    .gemm = ref_gemm,
+    .conv_workspace = ref_conv_workspace,
+    .conv_fwd = ref_conv_fwd,
+    .conv_bwd_data = ref_conv_bwd_data,
+    .conv_bwd_filter = ref_conv_bwd_filter,
+};

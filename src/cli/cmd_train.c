@@ -1,0 +1,225 @@
+/* lapgan train: the main job. */
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "lapgan/gan.h"
+
+static volatile int lg_stop;
+
+static void on_signal(int sig) {
+    lg_stop = 1;
+    signal(sig, SIG_DFL); /* a second Ctrl-C kills at once */
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: lapgan train [options]\n"
+            "Trains a Laplacian pyramid of GANs and writes checkpoints, logs and samples.\n\n"
+            "  --data SPEC          data set (default fashion): fashion[:DIR], cifar10:DIR,\n"
+            "                       idx:IMAGES[,LABELS], folder:DIR\n"
+            "  --preset NAME        model (default fashion): %s\n"
+            "  --class-conditional  CC-LAPGAN: condition every level on the class label\n"
+            "  --dcgan              the DCGAN recipe: Adam 2e-4/0.5, batch norm, LeakyReLU in D\n"
+            "  --filter F           pyramid filter: binomial (paper) or area-bilinear (authors' code)\n"
+            "  --levels LIST        levels to train, e.g. 0,1 (default all; 0 is the finest)\n"
+            "  --steps N            steps per level (default 1000)\n"
+            "  --epochs E           or: passes over the data per level\n"
+            "  --batch B            minibatch, half real and half generated (default preset's)\n"
+            "  --seed S             random seed (default 1)\n"
+            "  --threads T          threads (default all cores)\n"
+            "  --out DIR            run directory (default runs/<preset>)\n"
+            "  --resume             continue from DIR's checkpoints\n"
+            "  --ckpt-every N       steps between checkpoints (default 500)\n"
+            "  --sample-every N     steps between sample grids (default 500)\n"
+            "  --log-every N        steps between log lines (default 50)\n"
+            "  --backend B          cpu (default) or ref (slow reference loops)\n"
+            "  --print-model        print the model description and exit\n"
+            "  --quiet              no progress lines\n",
+            lg_preset_names());
+}
+
+typedef struct {
+    int tty, nlevels, printed, quiet;
+    double t0;
+    char lines[LG_PYR_MAX_LEVELS][200];
+} lg_progress_view;
+
+static void fmt_eta(char *b, size_t n, double s) {
+    if (!(s >= 0) || s > 1e7) {
+        snprintf(b, n, "--:--");
+        return;
+    }
+    long t = (long)s;
+    if (t >= 3600) snprintf(b, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(b, n, "%ld:%02ld", t / 60, t % 60);
+}
+
+static void on_progress(void *ud, const lg_progress *p) {
+    lg_progress_view *v = ud;
+    if (v->quiet) return;
+    char eta[32], line[200];
+    fmt_eta(eta, sizeof eta, p->eta_s);
+    snprintf(line, sizeof line,
+             "level %d  step %6lld/%-6lld %3d%%  %6.0f img/s  ETA %s  epoch %5.2f  D %.3f  "
+             "G %.3f  D acc real %.2f fake %.2f",
+             p->level, (long long)p->step, (long long)p->total,
+             (int)(100 * p->step / (p->total ? p->total : 1)), p->img_per_s, eta, p->epoch,
+             p->stats.d_loss, p->stats.g_loss, p->stats.d_real_acc, p->stats.d_fake_acc);
+    if (!v->tty) {
+        fprintf(stderr, "%s\n", line);
+        return;
+    }
+    /* A live block: one line per level, redrawn in place. */
+    snprintf(v->lines[p->level], sizeof v->lines[0], "%s", line);
+    if (v->printed) fprintf(stderr, "\033[%dA", v->printed);
+    v->printed = 0;
+    for (int k = v->nlevels - 1; k >= 0; k--)
+        if (v->lines[k][0]) {
+            fprintf(stderr, "\r\033[K%s\n", v->lines[k]);
+            v->printed++;
+        }
+    fflush(stderr);
+}
+
+typedef struct {
+    const char *data, *preset, *out, *filter;
+    int cc, dcgan, resume, print_model, quiet, backend;
+    long levels_mask, steps, batch, threads, ckpt_every, sample_every, log_every;
+    double epochs;
+    unsigned long long seed;
+} lg_train_opts;
+
+static int parse_levels(const char *s, long *mask) {
+    *mask = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        long k;
+        if (lg_cli_int("train", "--levels", tok, 0, LG_PYR_MAX_LEVELS - 1, &k)) return LG_EXIT_USAGE;
+        *mask |= 1L << k;
+    }
+    if (!*mask) return lg_cli_usage_error("train", "--levels needs a list like 0,1,2");
+    return LG_EXIT_OK;
+}
+
+static int parse(int argc, char **argv, lg_train_opts *o) {
+    *o = (lg_train_opts){.data = "fashion", .preset = "fashion", .steps = 1000, .seed = 1,
+                         .ckpt_every = 500, .sample_every = 500, .log_every = 50};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long x;
+        int r = LG_EXIT_OK, used = 1;
+        if (lg_cli_is_help(a)) {
+            usage(stdout);
+            exit(LG_EXIT_OK);
+        } else if (!strcmp(a, "--data") && v) o->data = v;
+        else if (!strcmp(a, "--preset") && v) o->preset = v;
+        else if (!strcmp(a, "--out") && v) o->out = v;
+        else if (!strcmp(a, "--filter") && v) o->filter = v;
+        else if (!strcmp(a, "--levels") && v) r = parse_levels(v, &o->levels_mask);
+        else if (!strcmp(a, "--steps")) r = lg_cli_int("train", a, v, 1, 1L << 40, &o->steps);
+        else if (!strcmp(a, "--epochs")) r = lg_cli_float("train", a, v, 1e-6, 1e6, &o->epochs);
+        else if (!strcmp(a, "--batch")) r = lg_cli_int("train", a, v, 2, 65536, &o->batch);
+        else if (!strcmp(a, "--threads")) r = lg_cli_int("train", a, v, 1, 1024, &o->threads);
+        else if (!strcmp(a, "--ckpt-every")) r = lg_cli_int("train", a, v, 0, 1L << 40, &o->ckpt_every);
+        else if (!strcmp(a, "--sample-every")) r = lg_cli_int("train", a, v, 0, 1L << 40, &o->sample_every);
+        else if (!strcmp(a, "--log-every")) r = lg_cli_int("train", a, v, 1, 1L << 40, &o->log_every);
+        else if (!strcmp(a, "--seed")) {
+            if (!(r = lg_cli_int("train", a, v, 0, 0x7fffffffffffffffL, &x))) o->seed = (unsigned long long)x;
+        } else if (!strcmp(a, "--backend") && v) {
+            if (!strcmp(v, "cpu")) o->backend = LG_BACKEND_CPU;
+            else if (!strcmp(v, "ref")) o->backend = LG_BACKEND_REF;
+            else r = lg_cli_usage_error("train", "--backend wants cpu or ref, got '%s'", v);
+        } else {
+            used = 0;
+            if (!strcmp(a, "--class-conditional")) o->cc = 1;
+            else if (!strcmp(a, "--dcgan")) o->dcgan = 1;
+            else if (!strcmp(a, "--resume")) o->resume = 1;
+            else if (!strcmp(a, "--print-model")) o->print_model = 1;
+            else if (!strcmp(a, "--quiet")) o->quiet = 1;
+            else if (!v && strstr(" --data --preset --out --filter --levels --backend ", a))
+                r = lg_cli_usage_error("train", "%s needs a value", a);
+            else r = lg_cli_usage_error("train", "unknown option '%s'", a);
+        }
+        if (r) return r;
+        i += used;
+    }
+    return LG_EXIT_OK;
+}
+
+static lg_status build_desc(const lg_train_opts *o, const lg_dataset *ds, lg_model_desc *m) {
+    lg_status st = lg_preset(o->preset, m);
+    if (st != LG_OK) return st;
+    if (o->filter && (st = lg_pyr_filter_parse(o->filter, &m->filter)) != LG_OK) return st;
+    if (o->dcgan) lg_model_desc_dcgan(m);
+    if (o->cc) {
+        if (!ds || ds->nclasses < 2)
+            return lg_error(LG_ERR_ARG, "--class-conditional needs a labelled data set; %s has "
+                            "no classes", ds ? ds->source : "the data");
+        lg_model_desc_class_conditional(m, ds->nclasses);
+    }
+    return lg_model_desc_validate(m);
+}
+
+int lg_cmd_train(int argc, char **argv) {
+    lg_train_opts o;
+    int r = parse(argc, argv, &o);
+    if (r) return r;
+    lg_set_threads((int)o.threads);
+    lg_model_desc m;
+    if (o.print_model) {
+        lg_status st = build_desc(&o, NULL, &m);
+        if (st != LG_OK && !(o.cc && st == LG_ERR_ARG)) return lg_cli_fail("train", st);
+        char *d = lg_model_desc_describe(&m);
+        printf("%s", d ? d : "");
+        free(d);
+        return LG_EXIT_OK;
+    }
+    lg_status st = lg_preset(o.preset, &m); /* fail fast on a bad preset, before loading data */
+    if (st != LG_OK) return lg_cli_fail("train", st);
+    lg_dataset *ds;
+    double t0 = lg_time_s();
+    st = lg_dataset_open(&ds, o.data, m.c, m.crop ? 0 : m.level[0].size);
+    if (st != LG_OK) return lg_cli_fail("train", st);
+    if ((st = build_desc(&o, ds, &m)) != LG_OK) {
+        lg_dataset_free(ds);
+        return lg_cli_fail("train", st);
+    }
+    char out[4096];
+    snprintf(out, sizeof out, "%s", o.out ? o.out : "");
+    if (!o.out) snprintf(out, sizeof out, "runs/%s%s", m.name, m.nclasses ? "-cc" : "");
+    int batch = o.batch ? (int)o.batch : m.batch;
+    int64_t steps = o.steps;
+    if (o.epochs > 0) steps = (int64_t)ceil(o.epochs * ds->n / batch);
+    char *desc = lg_model_desc_describe(&m);
+    if (!o.quiet)
+        fprintf(stderr, "%s: %d images %dx%dx%d loaded in %.2f s\n%s%s %lld steps per level, "
+                "batch %d, seed %llu, %d threads -> %s\n", ds->source, ds->n, ds->c, ds->h, ds->w,
+                lg_time_s() - t0, desc ? desc : "", o.resume ? "resuming," : "training",
+                (long long)steps, batch, o.seed, lg_get_threads(), out);
+    free(desc);
+    lg_progress_view view = {.tty = isatty(2), .nlevels = m.levels, .quiet = o.quiet};
+    lg_train_cfg cfg = {.run_dir = out, .levels_mask = (unsigned)o.levels_mask, .steps = steps,
+                        .batch = batch, .seed = o.seed, .ckpt_every = (int)o.ckpt_every,
+                        .sample_every = (int)o.sample_every, .log_every = (int)o.log_every,
+                        .resume = o.resume, .backend = (lg_backend_kind)o.backend,
+                        .progress = on_progress, .progress_ud = &view, .stop = &lg_stop};
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    st = lg_train(&m, ds, &cfg);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    lg_dataset_free(ds);
+    if (st == LG_ERR_INTERRUPTED) {
+        fprintf(stderr, "lapgan train: %s\n", lg_errmsg());
+        return 130;
+    }
+    if (st != LG_OK) return lg_cli_fail("train", st);
+    if (!o.quiet)
+        fprintf(stderr, "done: checkpoints %s/level_*.safetensors, samples %s/samples/\n", out, out);
+    return LG_EXIT_OK;
+}

@@ -1,0 +1,107 @@
+/* Data sets in memory: allocation, class names, and "kind:path" specs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/check.h"
+#include "data/dataset.h"
+
+void lg_dataset_free(lg_dataset *ds) {
+    if (!ds) return;
+    for (int i = 0; ds->class_names && i < ds->nclasses; i++) free(ds->class_names[i]);
+    free(ds->class_names);
+    lg_free(ds->pixels);
+    lg_free(ds->labels);
+    free(ds);
+}
+
+lg_status lg_ds_alloc(lg_dataset **out, int n, int c, int h, int w, const char *source) {
+    *out = NULL;
+    size_t plane, img, total;
+    LG_CHECK(n > 0 && c > 0 && h > 0 && w > 0, LG_ERR_FORMAT, "%s: empty data set (%d images)",
+             source, n);
+    LG_CHECK(!lg_mul_overflow((size_t)h, (size_t)w, &plane) &&
+                 !lg_mul_overflow(plane, (size_t)c, &img) &&
+                 !lg_mul_overflow(img, (size_t)n, &total),
+             LG_ERR_NOMEM, "%s: %d images of %dx%dx%d overflow size_t", source, n, c, h, w);
+    lg_dataset *ds = calloc(1, sizeof *ds);
+    LG_CHECK(ds, LG_ERR_NOMEM, "%s: out of memory", source);
+    ds->n = n;
+    ds->c = c;
+    ds->h = h;
+    ds->w = w;
+    snprintf(ds->source, sizeof ds->source, "%s", source);
+    ds->pixels = lg_alloc(total);
+    ds->labels = lg_alloc((size_t)n * sizeof(int));
+    if (!ds->pixels || !ds->labels) {
+        lg_dataset_free(ds);
+        return lg_error(LG_ERR_NOMEM, "%s: out of memory for %d images of %dx%dx%d", source, n,
+                        c, h, w);
+    }
+    for (int i = 0; i < n; i++) ds->labels[i] = -1;
+    *out = ds;
+    return LG_OK;
+}
+
+lg_status lg_ds_set_classes(lg_dataset *ds, int nclasses, const char *const *names) {
+    LG_CHECK(nclasses > 0 && nclasses <= LG_MAX_CLASSES, LG_ERR_FORMAT,
+             "%s: %d classes (expected 1..%d)", ds->source, nclasses, LG_MAX_CLASSES);
+    ds->class_names = calloc((size_t)nclasses, sizeof(char *));
+    LG_CHECK(ds->class_names, LG_ERR_NOMEM, "%s: out of memory", ds->source);
+    ds->nclasses = nclasses;
+    for (int i = 0; i < nclasses; i++) {
+        char num[16];
+        snprintf(num, sizeof num, "%d", i);
+        ds->class_names[i] = strdup(names && names[i] ? names[i] : num);
+        LG_CHECK(ds->class_names[i], LG_ERR_NOMEM, "%s: out of memory", ds->source);
+    }
+    return LG_OK;
+}
+
+/* Splits "kind:rest" into kind (bounded copy) and rest (NULL when absent). */
+static void split_spec(const char *spec, char *kind, size_t cap, const char **rest) {
+    const char *colon = strchr(spec, ':');
+    size_t k = colon ? (size_t)(colon - spec) : strlen(spec);
+    if (k >= cap) k = cap - 1;
+    memcpy(kind, spec, k);
+    kind[k] = 0;
+    *rest = colon ? colon + 1 : NULL;
+}
+
+static lg_status open_idx(lg_dataset **out, const char *rest, const char *spec) {
+    LG_CHECK(rest && rest[0], LG_ERR_ARG, "data set '%s': idx needs IMAGES[,LABELS]", spec);
+    char *dup = strdup(rest);
+    LG_CHECK(dup, LG_ERR_NOMEM, "out of memory");
+    char *comma = strchr(dup, ',');
+    if (comma) *comma = 0;
+    lg_status st = lg_dataset_load_idx(out, dup, comma && comma[1] ? comma + 1 : NULL);
+    free(dup);
+    return st;
+}
+
+lg_status lg_dataset_open(lg_dataset **out, const char *spec, int c, int size) {
+    LG_CHECK(out, LG_ERR_ARG, "lg_dataset_open: out is NULL");
+    *out = NULL;
+    LG_CHECK(spec && spec[0], LG_ERR_ARG, "empty data set spec");
+    char kind[32];
+    const char *rest;
+    split_spec(spec, kind, sizeof kind, &rest);
+    int has_dir = rest && rest[0];
+    if (!strcmp(kind, "fashion") || !strcmp(kind, "fashion-test"))
+        return lg_dataset_load_fashion(out, has_dir ? rest : NULL, !strcmp(kind, "fashion"));
+    if (!strcmp(kind, "cifar10") || !strcmp(kind, "cifar10-test")) {
+        LG_CHECK(has_dir, LG_ERR_ARG, "data set '%s': cifar10 needs a directory (cifar10:DIR)",
+                 spec);
+        return lg_dataset_load_cifar10(out, rest, !strcmp(kind, "cifar10"));
+    }
+    if (!strcmp(kind, "idx")) return open_idx(out, rest, spec);
+    if (!strcmp(kind, "folder")) {
+        LG_CHECK(has_dir, LG_ERR_ARG, "data set '%s': folder needs a directory (folder:DIR)",
+                 spec);
+        return lg_dataset_load_folder(out, rest, c, size, 1);
+    }
+    return lg_error(LG_ERR_ARG,
+                    "unknown data set '%s' (fashion[:DIR], fashion-test[:DIR], cifar10:DIR, "
+                    "cifar10-test:DIR, idx:IMAGES[,LABELS], folder:DIR)",
+                    spec);
+}

@@ -1,0 +1,10 @@
+/* Internal helpers shared by the data set loaders. */
+#ifndef LG_DATA_DATASET_H
+#define LG_DATA_DATASET_H
+#include "lapgan/data.h"
+
+/* A data set of n images [c,h,w] with zeroed pixels and labels all -1. */
+lg_status lg_ds_alloc(lg_dataset **out, int n, int c, int h, int w, const char *source);
+/* Copies nclasses names (names may be NULL for "0", "1", ...). */
+lg_status lg_ds_set_classes(lg_dataset *ds, int nclasses, const char *const *names);
+#endif

@@ -1,0 +1,225 @@
+/* Level checkpoints: one safetensors file per level holding everything a
+ * bit-identical resume needs. Tensors: "<part>.<layer>.<kind>.<what>" for
+ * weights and batch-norm buffers (part = G, D, GL, DL), "<part>.optim" for
+ * the flat optimiser state. Metadata (strings): format, model (JSON), level,
+ * step, seed, RNG states, optimiser step counts, data iterator state. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/check.h"
+#include "lapgan/io.h"
+#include "level_internal.h"
+
+#define LG_CKPT_FORMAT "lapgan-level-1"
+
+static lg_status add_part(lg_st_writer *w, const lg_part *p) {
+    char name[96];
+    size_t np, nb, ns;
+    float *params = lg_net_params(p->net, &np), *bufs = lg_net_buffers(p->net, &nb);
+    for (int i = 0; i < lg_net_tensor_count(p->net); i++) {
+        lg_net_tensor_info ti;
+        LG_TRY(lg_net_tensor_info_at(p->net, i, &ti));
+        int64_t shape[4];
+        for (int d = 0; d < ti.ndim; d++) shape[d] = ti.shape[d];
+        snprintf(name, sizeof name, "%s.%s", p->name, ti.name);
+        LG_TRY(lg_st_writer_add(w, name, (ti.kind ? bufs : params) + ti.offset, ti.ndim, shape));
+    }
+    float *state = lg_optim_state(p->opt, &ns);
+    if (ns) {
+        int64_t shape[1] = {(int64_t)ns};
+        snprintf(name, sizeof name, "%s.optim", p->name);
+        LG_TRY(lg_st_writer_add(w, name, state, 1, shape));
+    }
+    return LG_OK;
+}
+
+static lg_status meta_u64(lg_st_writer *w, const char *key, uint64_t v) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRIu64, v);
+    return lg_st_writer_meta(w, key, buf);
+}
+
+static lg_status meta_rng(lg_st_writer *w, const char *key, const lg_rng *r) {
+    char buf[80];
+    snprintf(buf, sizeof buf, "%" PRIu64 " %" PRIu64 " %" PRIu64, r->seed, r->stream, r->offset);
+    return lg_st_writer_meta(w, key, buf);
+}
+
+static lg_status write_all(const lg_level *lv, const lg_level_extra *ex, lg_st_writer *w,
+                           const char *path) {
+    char *json = NULL, key[64];
+    LG_TRY(lg_model_desc_to_json(&lv->m, &json));
+    lg_status st = lg_st_writer_meta(w, "model", json);
+    free(json);
+    LG_TRY(st);
+    LG_TRY(lg_st_writer_meta(w, "format", LG_CKPT_FORMAT));
+    LG_TRY(lg_st_writer_meta(w, "lapgan_version", LG_VERSION));
+    LG_TRY(meta_u64(w, "level", (uint64_t)lv->k));
+    LG_TRY(meta_u64(w, "step", (uint64_t)lv->step));
+    LG_TRY(meta_rng(w, "rng.noise", &lv->noise));
+    if (ex) {
+        LG_TRY(meta_u64(w, "seed", ex->seed));
+        LG_TRY(meta_u64(w, "data_epoch", ex->data_epoch));
+        LG_TRY(meta_u64(w, "data_cursor", ex->data_cursor));
+        LG_TRY(lg_st_writer_meta(w, "data_source", ex->data_source));
+    }
+    for (int i = 0; i < LG_PART_COUNT; i++) {
+        const lg_part *p = &lv->part[i];
+        if (!p->net) continue;
+        LG_TRY(add_part(w, p));
+        snprintf(key, sizeof key, "rng.%s", p->name);
+        LG_TRY(meta_rng(w, key, lg_net_rng(p->net)));
+        snprintf(key, sizeof key, "optim.%s.t", p->name);
+        LG_TRY(meta_u64(w, key, (uint64_t)*lg_optim_t(p->opt)));
+    }
+    return lg_st_writer_write(w, path);
+}
+
+lg_status lg_level_save(const lg_level *lv, const lg_level_extra *extra, const char *path) {
+    LG_CHECK(lv && path, LG_ERR_ARG, "lg_level_save: NULL argument");
+    lg_st_writer *w;
+    LG_TRY(lg_st_writer_new(&w));
+    lg_status st = write_all(lv, extra, w, path);
+    lg_st_writer_free(w);
+    return st;
+}
+
+/* ---- reading -------------------------------------------------------------- */
+
+static lg_status meta_get_u64(const lg_safetensors *st, const char *path, const char *key,
+                              uint64_t *v) {
+    const char *s = lg_st_meta(st, key);
+    LG_CHECK(s, LG_ERR_FORMAT, "%s: checkpoint has no '%s'", path, key);
+    char *end;
+    unsigned long long x = strtoull(s, &end, 10);
+    LG_CHECK(*s && !*end, LG_ERR_FORMAT, "%s: '%s' is not an integer ('%s')", path, key, s);
+    *v = x;
+    return LG_OK;
+}
+
+static lg_status meta_get_rng(const lg_safetensors *st, const char *path, const char *key,
+                              lg_rng *r) {
+    const char *s = lg_st_meta(st, key);
+    LG_CHECK(s, LG_ERR_FORMAT, "%s: checkpoint has no '%s'", path, key);
+    unsigned long long a, b, c;
+    char tail;
+    LG_CHECK(sscanf(s, "%llu %llu %llu%c", &a, &b, &c, &tail) == 3, LG_ERR_FORMAT,
+             "%s: '%s' is not an RNG state ('%s')", path, key, s);
+    r->seed = a, r->stream = b, r->offset = c;
+    return LG_OK;
+}
+
+/* Reads and checks the header fields every checkpoint reader needs. */
+static lg_status open_ckpt(const char *path, lg_safetensors **out, lg_model_desc *m, int *level,
+                           int64_t *step) {
+    LG_TRY(lg_st_read(out, path));
+    lg_safetensors *st = *out;
+    const char *fmt = lg_st_meta(st, "format"), *json = lg_st_meta(st, "model");
+    lg_status s = LG_OK;
+    uint64_t k = 0, n = 0;
+    if (!fmt || strcmp(fmt, LG_CKPT_FORMAT))
+        s = lg_error(fmt ? LG_ERR_UNSUPPORTED : LG_ERR_FORMAT,
+                     "%s: not a lapgan level checkpoint (format '%s', expected '%s')", path,
+                     fmt ? fmt : "missing", LG_CKPT_FORMAT);
+    else if (!json)
+        s = lg_error(LG_ERR_FORMAT, "%s: checkpoint has no model description", path);
+    if (s == LG_OK) s = lg_model_desc_from_json(m, json, path);
+    if (s == LG_OK) s = meta_get_u64(st, path, "level", &k);
+    if (s == LG_OK) s = meta_get_u64(st, path, "step", &n);
+    if (s == LG_OK && (k >= (uint64_t)m->levels || n > INT64_MAX))
+        s = lg_error(LG_ERR_FORMAT, "%s: level %llu or step out of range", path,
+                     (unsigned long long)k);
+    if (s != LG_OK) {
+        lg_st_free(st);
+        *out = NULL;
+        return s;
+    }
+    *level = (int)k;
+    *step = (int64_t)n;
+    return LG_OK;
+}
+
+lg_status lg_checkpoint_peek(const char *path, lg_model_desc *m, int *level, int64_t *step) {
+    LG_CHECK(path && m && level && step, LG_ERR_ARG, "lg_checkpoint_peek: NULL argument");
+    lg_safetensors *st;
+    LG_TRY(open_ckpt(path, &st, m, level, step));
+    lg_st_free(st);
+    return LG_OK;
+}
+
+static lg_status copy_tensor(const lg_safetensors *st, const char *path, const char *name,
+                             float *dst, size_t numel) {
+    const lg_st_tensor *t = lg_st_find(st, name);
+    LG_CHECK(t, LG_ERR_FORMAT, "%s: tensor '%s' is missing", path, name);
+    LG_CHECK(t->numel == numel, LG_ERR_FORMAT, "%s: tensor '%s' has %zu values, expected %zu",
+             path, name, t->numel, numel);
+    memcpy(dst, t->data, numel * sizeof(float));
+    return LG_OK;
+}
+
+static lg_status load_part(lg_part *p, const lg_safetensors *st, const char *path) {
+    char name[96];
+    size_t np, nb, ns;
+    float *params = lg_net_params(p->net, &np), *bufs = lg_net_buffers(p->net, &nb);
+    for (int i = 0; i < lg_net_tensor_count(p->net); i++) {
+        lg_net_tensor_info ti;
+        LG_TRY(lg_net_tensor_info_at(p->net, i, &ti));
+        snprintf(name, sizeof name, "%s.%s", p->name, ti.name);
+        LG_TRY(copy_tensor(st, path, name, (ti.kind ? bufs : params) + ti.offset, ti.numel));
+    }
+    float *state = lg_optim_state(p->opt, &ns);
+    if (ns) {
+        snprintf(name, sizeof name, "%s.optim", p->name);
+        LG_TRY(copy_tensor(st, path, name, state, ns));
+    }
+    uint64_t t = 0;
+    snprintf(name, sizeof name, "optim.%s.t", p->name);
+    LG_TRY(meta_get_u64(st, path, name, &t));
+    *lg_optim_t(p->opt) = (int64_t)t;
+    snprintf(name, sizeof name, "rng.%s", p->name);
+    return meta_get_rng(st, path, name, lg_net_rng(p->net));
+}
+
+static lg_status load_into(lg_level *lv, lg_level_extra *ex, const lg_safetensors *st,
+                           const char *path, const lg_model_desc *m, int level, int64_t step) {
+    char *a = NULL, *b = NULL;
+    LG_TRY(lg_model_desc_to_json(m, &a));
+    lg_status s = lg_model_desc_to_json(&lv->m, &b);
+    int same = s == LG_OK && !strcmp(a, b);
+    free(a);
+    free(b);
+    LG_TRY(s);
+    LG_CHECK(same, LG_ERR_FORMAT,
+             "%s: checkpoint is for a different model ('%s', %d levels, %d classes) than this "
+             "one ('%s', %d levels, %d classes, or other settings differ)",
+             path, m->name, m->levels, m->nclasses, lv->m.name, lv->m.levels, lv->m.nclasses);
+    LG_CHECK(level == lv->k, LG_ERR_FORMAT, "%s: checkpoint holds level %d, not level %d", path,
+             level, lv->k);
+    for (int i = 0; i < LG_PART_COUNT; i++)
+        if (lv->part[i].net) LG_TRY(load_part(&lv->part[i], st, path));
+    LG_TRY(meta_get_rng(st, path, "rng.noise", &lv->noise));
+    lv->step = step;
+    if (ex) {
+        memset(ex, 0, sizeof *ex);
+        LG_TRY(meta_get_u64(st, path, "seed", &ex->seed));
+        LG_TRY(meta_get_u64(st, path, "data_epoch", &ex->data_epoch));
+        LG_TRY(meta_get_u64(st, path, "data_cursor", &ex->data_cursor));
+        const char *src = lg_st_meta(st, "data_source");
+        snprintf(ex->data_source, sizeof ex->data_source, "%s", src ? src : "");
+    }
+    return LG_OK;
+}
+
+lg_status lg_level_load(lg_level *lv, lg_level_extra *extra, const char *path) {
+    LG_CHECK(lv && path, LG_ERR_ARG, "lg_level_load: NULL argument");
+    lg_safetensors *st;
+    lg_model_desc m;
+    int level;
+    int64_t step;
+    LG_TRY(open_ckpt(path, &st, &m, &level, &step));
+    lg_status s = load_into(lv, extra, st, path, &m, level, step);
+    lg_st_free(st);
+    return s;
+}

@@ -1,0 +1,44 @@
+/* Internals shared by level.c, checkpoint.c, model.c and train.c. */
+#ifndef LG_GAN_LEVEL_INTERNAL_H
+#define LG_GAN_LEVEL_INTERNAL_H
+#include "lapgan/gan.h"
+
+/* A trainable piece: a network and its optimiser. */
+typedef struct {
+    lg_net *net;
+    lg_optim *opt;
+    const char *name; /* "G", "D", "GL" (G's label plane), "DL" */
+} lg_part;
+
+enum { LG_PART_G, LG_PART_D, LG_PART_GL, LG_PART_DL, LG_PART_COUNT };
+
+struct lg_level {
+    lg_model_desc m;
+    int k, K, c, s, sc; /* level, coarsest level, channels, size, coarse size (0 at K) */
+    int fc, ncls, max_batch;
+    int zsize;          /* noise floats per sample */
+    int gin_c, din_c;   /* G / D input channels (features for FC levels) */
+    size_t img;         /* c*s*s */
+    lg_part part[LG_PART_COUNT]; /* GL/DL only for class-conditional conv levels */
+    lg_rng noise;       /* z draws */
+    int64_t step;
+    /* Buffers for max_batch samples, allocated once. */
+    float *chain[LG_PYR_MAX_LEVELS]; /* chain[j], 1 <= j <= k+1: d^j(images) */
+    float *up;      /* l = u(I_{k+1}) */
+    float *h;       /* G's output h~ */
+    float *x;       /* D's image input h + l */
+    float *z, *onehot, *zl; /* noise, labels, [z, l] before the label plane */
+    float *gin, *dgin, *din, *ddin, *dh, *dplane;
+    float *targets, *dlogits;
+};
+
+/* A model over levels the caller keeps (the trainer's); lg_model_free
+ * leaves them alone. */
+lg_status lg_model_wrap(lg_model **out, const lg_model_desc *d, lg_level *const *levels);
+
+/* Path of level k's checkpoint in a run directory. */
+void lg_level_path(char *buf, size_t n, const char *run_dir, int k);
+
+/* Sizes along the downsampling chain (levels 0..K). */
+static inline int lg_level_size(const lg_level *lv, int j) { return lv->m.level[j].size; }
+#endif

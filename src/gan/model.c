@@ -1,0 +1,120 @@
+/* The whole pyramid: loading a run directory and sampling coarse to fine. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/check.h"
+#include "level_internal.h"
+
+#define LG_SAMPLE_BATCH 256 /* levels run in chunks of this many samples */
+
+struct lg_model {
+    lg_model_desc d;
+    lg_level *lv[LG_PYR_MAX_LEVELS];
+    int owns_levels;
+    int cap; /* samples the buffers below hold */
+    float *img[LG_PYR_MAX_LEVELS], *up[LG_PYR_MAX_LEVELS], *h[LG_PYR_MAX_LEVELS];
+};
+
+void lg_level_path(char *buf, size_t n, const char *run_dir, int k) {
+    snprintf(buf, n, "%s/level_%d.safetensors", run_dir, k);
+}
+
+lg_status lg_model_wrap(lg_model **out, const lg_model_desc *d, lg_level *const *levels) {
+    lg_model *m = lg_alloc(sizeof *m);
+    if (!m) return LG_ERR_NOMEM;
+    m->d = *d;
+    for (int k = 0; k < d->levels; k++) m->lv[k] = levels[k];
+    *out = m;
+    return LG_OK;
+}
+
+static lg_status load_levels(lg_model *m, const char *run_dir, lg_backend_kind be) {
+    char path[4096];
+    for (int k = 0; k < m->d.levels; k++) {
+        lg_level_path(path, sizeof path, run_dir, k);
+        LG_TRY(lg_level_new(&m->lv[k], &m->d, k, LG_SAMPLE_BATCH, 0, be));
+        LG_TRY(lg_level_load(m->lv[k], NULL, path));
+    }
+    return LG_OK;
+}
+
+lg_status lg_model_load(lg_model **out, const char *run_dir, lg_backend_kind backend) {
+    LG_CHECK(out && run_dir, LG_ERR_ARG, "lg_model_load: NULL argument");
+    *out = NULL;
+    char path[4096];
+    lg_model_desc d;
+    int level;
+    int64_t step;
+    lg_level_path(path, sizeof path, run_dir, 0);
+    LG_TRY(lg_checkpoint_peek(path, &d, &level, &step));
+    lg_model *m = lg_alloc(sizeof *m);
+    if (!m) return LG_ERR_NOMEM;
+    m->d = d;
+    m->owns_levels = 1;
+    lg_status st = load_levels(m, run_dir, backend);
+    if (st != LG_OK) {
+        lg_model_free(m);
+        return st;
+    }
+    *out = m;
+    return LG_OK;
+}
+
+void lg_model_free(lg_model *m) {
+    if (!m) return;
+    for (int k = 0; k < LG_PYR_MAX_LEVELS; k++) {
+        if (m->owns_levels) lg_level_free(m->lv[k]);
+        lg_free(m->img[k]);
+        lg_free(m->up[k]);
+        lg_free(m->h[k]);
+    }
+    lg_free(m);
+}
+
+const lg_model_desc *lg_model_desc_of(const lg_model *m) { return m ? &m->d : NULL; }
+
+static lg_status reserve(lg_model *m, int n) {
+    if (n <= m->cap) return LG_OK;
+    for (int k = 0; k < m->d.levels; k++) {
+        size_t len = (size_t)n * m->d.c * m->d.level[k].size * m->d.level[k].size;
+        float **bufs[3] = {&m->img[k], &m->up[k], &m->h[k]};
+        for (int i = 0; i < 3; i++) {
+            lg_free(*bufs[i]);
+            if (!(*bufs[i] = lg_alloc_floats(len))) {
+                m->cap = 0;
+                return LG_ERR_NOMEM;
+            }
+        }
+    }
+    m->cap = n;
+    return LG_OK;
+}
+
+lg_status lg_model_sample(lg_model *m, int n, uint64_t seed, const int *labels, float *out,
+                          lg_chain *chain) {
+    LG_CHECK(m && out, LG_ERR_ARG, "lg_model_sample: NULL argument");
+    LG_CHECK(n >= 1 && n <= (1 << 20), LG_ERR_ARG, "sample count %d outside [1, 1048576]", n);
+    LG_CHECK(!m->d.nclasses || labels, LG_ERR_ARG,
+             "model '%s' is class-conditional: give a class for each sample", m->d.name);
+    LG_TRY(reserve(m, n));
+    const int K = m->d.levels - 1;
+    for (int k = K; k >= 0; k--) {
+        LG_CHECK(m->lv[k], LG_ERR_ARG, "model '%s': level %d is not loaded", m->d.name, k);
+        /* One noise stream per level: a level's draws do not depend on
+         * how many the others took. */
+        lg_rng r;
+        lg_rng_init(&r, seed, 500u + (uint64_t)k);
+        LG_TRY(lg_level_generate(m->lv[k], k < K ? m->img[k + 1] : NULL, labels, n, &r,
+                                 m->up[k], m->h[k], m->img[k]));
+    }
+    memcpy(out, m->img[0], sizeof(float) * (size_t)n * m->d.c * m->d.level[0].size *
+                               m->d.level[0].size);
+    if (chain) {
+        memset(chain, 0, sizeof *chain);
+        for (int k = 0; k <= K; k++) {
+            chain->img[k] = m->img[k];
+            if (k < K) chain->up[k] = m->up[k], chain->h[k] = m->h[k];
+        }
+    }
+    return LG_OK;
+}

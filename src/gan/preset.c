@@ -1,0 +1,403 @@
+/* Presets as data. Each row below is one level of one model, finest first;
+ * the paper's section 4 and ../docs/presets.md explain where each number
+ * comes from and where the authors' code differs. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/check.h"
+#include "lapgan/gan.h"
+
+#define W(...) (int[LG_MAX_WIDTHS]){__VA_ARGS__}
+
+/* A conv level: G = hidden convs (k x k, "same") + output conv to c planes,
+ * D = hidden convs + dropout + linear -> 1 logit. */
+static lg_level_desc conv_level(int size, int gk, int gok, int dk, int gw, int dw, float d_drop) {
+    lg_level_desc l = {.size = size, .zdim = 1, .g_nw = 2, .d_nw = 2, .g_kernel = gk,
+                       .g_out_kernel = gok, .d_kernel = dk, .d_last_stride = 1,
+                       .d_dropout = d_drop};
+    l.g_width[0] = l.g_width[1] = gw;
+    l.d_width[0] = l.d_width[1] = dw;
+    return l;
+}
+
+/* The coarsest level: a plain fully connected GAN, 2 hidden layers each. */
+static lg_level_desc fc_level(int size, int zdim, int gw, int dw, float d_drop) {
+    lg_level_desc l = {.size = size, .fc = 1, .zdim = zdim, .g_nw = 2, .d_nw = 2,
+                       .d_dropout = d_drop};
+    l.g_width[0] = l.g_width[1] = gw;
+    l.d_width[0] = l.d_width[1] = dw;
+    return l;
+}
+
+/* The paper's recipe: SGD lr 0.02 divided by (1 + 4e-5) per epoch, momentum
+ * 0.5 rising by 0.0008 per epoch to 0.8. */
+static lg_optim_cfg paper_sgd(void) {
+    lg_optim_cfg o = {.kind = LG_OPT_SGD, .lr = 0.02f, .momentum = 0.5f, .lr_decay = 4e-5f,
+                      .lr_min = 1e-6f, .mom_step = 0.0008f, .mom_max = 0.8f};
+    return o;
+}
+
+static void base(lg_model_desc *m, const char *name, int c, int levels) {
+    memset(m, 0, sizeof *m);
+    snprintf(m->name, sizeof m->name, "%s", name);
+    m->c = c;
+    m->levels = levels;
+    m->filter = LG_PYR_BINOMIAL;
+    m->noise_lo = -1;
+    m->noise_hi = 1;
+    m->opt = paper_sgd();
+    m->init = LG_INIT_TORCH;
+    m->batch = 128;
+}
+
+/* fashion: 28 -> 14 -> 7 greyscale; widths scaled to 1 channel and to a
+ * demo that trains in minutes on 2 cores. */
+static void preset_fashion(lg_model_desc *m) {
+    base(m, "fashion", 1, 3);
+    m->level[0] = conv_level(28, 5, 5, 5, 64, 64, 0.5f);
+    m->level[1] = conv_level(14, 5, 5, 5, 64, 64, 0.5f);
+    m->level[2] = fc_level(7, 100, 600, 300, 0.5f);
+}
+
+/* cifar10 (paper): 28x28 crops, 8 -> 14 -> 28; FC 8x8 level with G 1200 and
+ * D 600 units (dropout in D); 3-layer conv G and 2-layer conv D above it,
+ * 5x5 "same" convolutions with 128 maps. */
+static void preset_cifar10(lg_model_desc *m) {
+    base(m, "cifar10", 3, 3);
+    m->crop = 28;
+    m->level[0] = conv_level(28, 5, 5, 5, 128, 128, 0.5f);
+    m->level[1] = conv_level(14, 5, 5, 5, 128, 128, 0.5f);
+    m->level[2] = fc_level(8, 100, 1200, 600, 0.5f);
+}
+
+/* stl10 (paper): 8 -> 16 -> 32 -> 64 -> 96, same nets as cifar10. */
+static void preset_stl10(lg_model_desc *m) {
+    base(m, "stl10", 3, 5);
+    const int sizes[4] = {96, 64, 32, 16};
+    for (int k = 0; k < 4; k++) m->level[k] = conv_level(sizes[k], 5, 5, 5, 128, 128, 0.5f);
+    m->level[4] = fc_level(8, 100, 1200, 600, 0.5f);
+}
+
+/* lsun64 (paper): 4 -> 8 -> 16 -> 32 -> 64; G: 5-layer convnet with
+ * {64, 368, 128, 224} maps, 7x7, batch norm and dropout at each hidden
+ * layer, linear output; D: 3 hidden layers {48, 448, 416}. The 4x4 level is
+ * ours (the paper starts from 4x4 validation images): a small FC GAN. */
+static void preset_lsun64(lg_model_desc *m) {
+    base(m, "lsun64", 3, 5);
+    const int sizes[4] = {64, 32, 16, 8};
+    for (int k = 0; k < 4; k++) {
+        lg_level_desc l = {.size = sizes[k], .zdim = 1, .g_nw = 4, .d_nw = 3, .g_kernel = 7,
+                           .g_out_kernel = 7, .d_kernel = 7, .d_last_stride = 1,
+                           .g_dropout = 0.5f, .g_bn = 1};
+        memcpy(l.g_width, W(64, 368, 128, 224), sizeof l.g_width);
+        memcpy(l.d_width, W(48, 448, 416), sizeof l.d_width);
+        m->level[k] = l;
+    }
+    m->level[4] = fc_level(4, 100, 600, 300, 0.5f);
+}
+
+/* tiny: fashion's geometry with small nets, for smoke tests and CI. */
+static void preset_tiny(lg_model_desc *m) {
+    base(m, "tiny", 1, 3);
+    m->batch = 16;
+    m->level[0] = conv_level(28, 3, 3, 3, 8, 8, 0.5f);
+    m->level[1] = conv_level(14, 3, 3, 3, 8, 8, 0.5f);
+    m->level[2] = fc_level(7, 16, 32, 16, 0.5f);
+}
+
+/* gan-fashion: the single-scale baseline, one FC GAN on 28x28 images. */
+static void preset_gan_fashion(lg_model_desc *m) {
+    base(m, "gan-fashion", 1, 1);
+    m->level[0] = fc_level(28, 100, 1200, 600, 0.5f);
+}
+
+static const struct {
+    const char *name;
+    void (*fill)(lg_model_desc *);
+} lg_presets[] = {
+    {"fashion", preset_fashion}, {"cifar10", preset_cifar10}, {"stl10", preset_stl10},
+    {"lsun64", preset_lsun64},   {"gan-fashion", preset_gan_fashion}, {"tiny", preset_tiny},
+};
+
+const char *lg_preset_names(void) { return "fashion, cifar10, stl10, lsun64, gan-fashion, tiny"; }
+
+lg_status lg_preset(const char *name, lg_model_desc *out) {
+    LG_CHECK(name && out, LG_ERR_ARG, "lg_preset: NULL argument");
+    for (int i = 0; i < LG_ARRAY_LEN(lg_presets); i++)
+        if (!strcmp(name, lg_presets[i].name)) {
+            lg_presets[i].fill(out);
+            return lg_model_desc_validate(out);
+        }
+    return lg_error(LG_ERR_ARG, "unknown preset '%s' (choose from %s)", name, lg_preset_names());
+}
+
+void lg_model_desc_dcgan(lg_model_desc *m) {
+    lg_optim_cfg o = {.kind = LG_OPT_ADAM, .lr = 2e-4f, .beta1 = 0.5f, .beta2 = 0.999f,
+                      .eps = 1e-8f};
+    m->opt = o;
+    m->init = LG_INIT_NORMAL;
+    m->init_std = 0.02f;
+    m->leaky_d = 1;
+    for (int k = 0; k < m->levels; k++) m->level[k].g_bn = m->level[k].d_bn = 1;
+}
+
+void lg_model_desc_class_conditional(lg_model_desc *m, int nclasses) {
+    m->nclasses = nclasses > 0 ? nclasses : 0;
+}
+
+lg_status lg_model_desc_validate(const lg_model_desc *m) {
+    LG_CHECK(m, LG_ERR_ARG, "model description is NULL");
+    LG_CHECK(m->c == 1 || m->c == 3, LG_ERR_ARG, "model '%s': channels must be 1 or 3, got %d",
+             m->name, m->c);
+    LG_CHECK(m->levels >= 1 && m->levels <= LG_PYR_MAX_LEVELS, LG_ERR_ARG,
+             "model '%s': levels must be in [1, %d], got %d", m->name, LG_PYR_MAX_LEVELS,
+             m->levels);
+    LG_CHECK(m->nclasses >= 0 && m->nclasses <= LG_MAX_CLASSES, LG_ERR_ARG,
+             "model '%s': bad class count %d", m->name, m->nclasses);
+    LG_CHECK(m->batch >= 2 && m->batch % 2 == 0, LG_ERR_ARG,
+             "model '%s': batch must be even and >= 2 (half real, half generated), got %d",
+             m->name, m->batch);
+    LG_CHECK(m->filter >= 0 && m->filter < LG_PYR_FILTER_COUNT, LG_ERR_ARG,
+             "model '%s': bad pyramid filter %d", m->name, (int)m->filter);
+    for (int k = 0; k < m->levels; k++) {
+        const lg_level_desc *l = &m->level[k];
+        int coarsest = k == m->levels - 1;
+        LG_CHECK(l->size >= 2 && l->size <= 4096, LG_ERR_ARG, "model '%s' level %d: size %d",
+                 m->name, k, l->size);
+        LG_CHECK(k == 0 || l->size < m->level[k - 1].size, LG_ERR_ARG,
+                 "model '%s': level %d (%d) must be smaller than level %d (%d)", m->name, k,
+                 l->size, k - 1, m->level[k - 1].size);
+        LG_CHECK(l->fc == coarsest, LG_ERR_ARG,
+                 "model '%s' level %d: the coarsest level is fully connected, the others "
+                 "convolutional", m->name, k);
+        LG_CHECK(l->zdim >= 1 && l->zdim <= 4096, LG_ERR_ARG, "model '%s' level %d: zdim %d",
+                 m->name, k, l->zdim);
+        LG_CHECK(l->g_nw >= 1 && l->g_nw <= LG_MAX_WIDTHS && l->d_nw >= 1 &&
+                     l->d_nw <= LG_MAX_WIDTHS, LG_ERR_ARG,
+                 "model '%s' level %d: 1 to %d hidden layers per net", m->name, k,
+                 LG_MAX_WIDTHS);
+        for (int i = 0; i < l->g_nw; i++)
+            LG_CHECK(l->g_width[i] > 0 && l->g_width[i] <= 65536, LG_ERR_ARG,
+                     "model '%s' level %d: G width %d", m->name, k, l->g_width[i]);
+        for (int i = 0; i < l->d_nw; i++)
+            LG_CHECK(l->d_width[i] > 0 && l->d_width[i] <= 65536, LG_ERR_ARG,
+                     "model '%s' level %d: D width %d", m->name, k, l->d_width[i]);
+        LG_CHECK(l->g_dropout >= 0 && l->g_dropout < 1 && l->d_dropout >= 0 && l->d_dropout < 1,
+                 LG_ERR_ARG, "model '%s' level %d: dropout must be in [0, 1)", m->name, k);
+        if (!l->fc) {
+            LG_CHECK(l->g_kernel % 2 == 1 && l->g_out_kernel % 2 == 1 && l->d_kernel % 2 == 1 &&
+                         l->g_kernel > 0 && l->g_out_kernel > 0 && l->d_kernel > 0,
+                     LG_ERR_ARG, "model '%s' level %d: conv kernels must be odd", m->name, k);
+            LG_CHECK(l->d_last_stride == 1 || l->d_last_stride == 2, LG_ERR_ARG,
+                     "model '%s' level %d: D's last stride must be 1 or 2", m->name, k);
+        }
+    }
+    LG_CHECK(m->crop == 0 || m->crop == m->level[0].size, LG_ERR_ARG,
+             "model '%s': crop %d must equal the finest size %d", m->name, m->crop,
+             m->level[0].size);
+    LG_CHECK(m->noise_hi > m->noise_lo, LG_ERR_ARG, "model '%s': noise range is empty", m->name);
+    LG_CHECK(m->opt.lr > 0 && m->opt.lr < 10, LG_ERR_ARG, "model '%s': learning rate %g",
+             m->name, m->opt.lr);
+    return LG_OK;
+}
+
+/* ---- JSON ---------------------------------------------------------------- */
+
+static json_t *ints(const int *v, int n) {
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++) json_array_append_new(a, json_integer(v[i]));
+    return a;
+}
+
+lg_status lg_model_desc_to_json(const lg_model_desc *m, char **json) {
+    LG_CHECK(m && json, LG_ERR_ARG, "lg_model_desc_to_json: NULL argument");
+    json_t *o = json_object(), *lv = json_array();
+    json_object_set_new(o, "format", json_string("lapgan-model-1"));
+    json_object_set_new(o, "name", json_string(m->name));
+    json_object_set_new(o, "channels", json_integer(m->c));
+    json_object_set_new(o, "filter", json_string(lg_pyr_filter_name(m->filter)));
+    json_object_set_new(o, "crop", json_integer(m->crop));
+    json_object_set_new(o, "classes", json_integer(m->nclasses));
+    json_object_set_new(o, "leaky_d", json_integer(m->leaky_d));
+    json_object_set_new(o, "noise", json_pack("[f,f]", m->noise_lo, m->noise_hi));
+    json_object_set_new(o, "batch", json_integer(m->batch));
+    json_object_set_new(o, "init", json_string(m->init == LG_INIT_NORMAL ? "normal" : "torch"));
+    json_object_set_new(o, "init_std", json_real(m->init_std));
+    const lg_optim_cfg *p = &m->opt;
+    json_object_set_new(
+        o, "optim",
+        json_pack("{s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "kind",
+                  p->kind == LG_OPT_ADAM ? "adam" : "sgd", "lr", p->lr, "momentum", p->momentum,
+                  "weight_decay", p->weight_decay, "beta1", p->beta1, "beta2", p->beta2, "eps",
+                  p->eps, "lr_decay", p->lr_decay, "lr_min", p->lr_min, "mom_step", p->mom_step,
+                  "mom_max", p->mom_max));
+    for (int k = 0; k < m->levels; k++) {
+        const lg_level_desc *l = &m->level[k];
+        json_array_append_new(
+            lv, json_pack("{s:i,s:b,s:i,s:o,s:o,s:i,s:i,s:i,s:i,s:f,s:f,s:b,s:b}", "size",
+                          l->size, "fc", l->fc, "zdim", l->zdim, "g_width",
+                          ints(l->g_width, l->g_nw), "d_width", ints(l->d_width, l->d_nw),
+                          "g_kernel", l->g_kernel, "g_out_kernel", l->g_out_kernel, "d_kernel",
+                          l->d_kernel, "d_last_stride", l->d_last_stride, "g_dropout",
+                          l->g_dropout, "d_dropout", l->d_dropout, "g_bn", l->g_bn, "d_bn",
+                          l->d_bn));
+    }
+    json_object_set_new(o, "levels", lv);
+    *json = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    LG_CHECK(*json, LG_ERR_NOMEM, "out of memory encoding the model description");
+    return LG_OK;
+}
+
+static lg_status widths_from(json_t *a, int *w, int *n, const char *src, int k) {
+    LG_CHECK(json_is_array(a) && json_array_size(a) >= 1 && json_array_size(a) <= LG_MAX_WIDTHS,
+             LG_ERR_FORMAT, "%s: level %d: widths must be an array of 1 to %d integers", src, k,
+             LG_MAX_WIDTHS);
+    *n = (int)json_array_size(a);
+    for (int i = 0; i < *n; i++) {
+        json_t *v = json_array_get(a, (size_t)i);
+        LG_CHECK(json_is_integer(v), LG_ERR_FORMAT, "%s: level %d: width %d is not an integer",
+                 src, k, i);
+        json_int_t x = json_integer_value(v);
+        LG_CHECK(x > 0 && x <= 65536, LG_ERR_FORMAT, "%s: level %d: width %lld out of range",
+                 src, k, (long long)x);
+        w[i] = (int)x;
+    }
+    return LG_OK;
+}
+
+lg_status lg_model_desc_from_json(lg_model_desc *m, const char *text, const char *src) {
+    LG_CHECK(m && text, LG_ERR_ARG, "lg_model_desc_from_json: NULL argument");
+    if (!src) src = "model description";
+    json_error_t err;
+    json_t *o = json_loads(text, 0, &err);
+    LG_CHECK(o, LG_ERR_FORMAT, "%s: model description is not JSON (line %d col %d: %s)", src,
+             err.line, err.column, err.text);
+    lg_status st = LG_OK;
+    memset(m, 0, sizeof *m);
+    const char *fmt = NULL, *name = NULL, *filter = NULL, *init = NULL, *okind = NULL;
+    json_t *levels = NULL, *noise = NULL, *optim = NULL;
+    int classes = 0, leaky = 0;
+    double init_std = 0;
+    if (json_unpack_ex(o, &err, 0, "{s:s,s:s,s:i,s:s,s:i,s:i,s:i,s:o,s:i,s:s,s:F,s:o,s:o}",
+                       "format", &fmt, "name", &name, "channels", &m->c, "filter", &filter,
+                       "crop", &m->crop, "classes", &classes, "leaky_d", &leaky, "noise", &noise,
+                       "batch", &m->batch, "init", &init, "init_std", &init_std, "optim", &optim,
+                       "levels", &levels)) {
+        st = lg_error(LG_ERR_FORMAT, "%s: model description: %s", src, err.text);
+        goto done;
+    }
+    if (strcmp(fmt, "lapgan-model-1")) {
+        st = lg_error(LG_ERR_FORMAT, "%s: model format '%s' is not one this build reads "
+                      "(lapgan-model-1)", src, fmt);
+        goto done;
+    }
+    snprintf(m->name, sizeof m->name, "%s", name);
+    m->nclasses = classes;
+    m->leaky_d = leaky;
+    m->init = !strcmp(init, "normal") ? LG_INIT_NORMAL : LG_INIT_TORCH;
+    m->init_std = (float)init_std;
+    LG_TRY_GOTO(st, lg_pyr_filter_parse(filter, &m->filter), done);
+    double nlo = 0, nhi = 0;
+    lg_optim_cfg *p = &m->opt;
+    double v[10];
+    if (json_unpack_ex(noise, &err, 0, "[F,F]", &nlo, &nhi) ||
+        json_unpack_ex(optim, &err, 0, "{s:s,s:F,s:F,s:F,s:F,s:F,s:F,s:F,s:F,s:F,s:F}", "kind",
+                       &okind, "lr", &v[0], "momentum", &v[1], "weight_decay", &v[2], "beta1",
+                       &v[3], "beta2", &v[4], "eps", &v[5], "lr_decay", &v[6], "lr_min", &v[7],
+                       "mom_step", &v[8], "mom_max", &v[9])) {
+        st = lg_error(LG_ERR_FORMAT, "%s: model description: %s", src, err.text);
+        goto done;
+    }
+    m->noise_lo = (float)nlo;
+    m->noise_hi = (float)nhi;
+    p->kind = !strcmp(okind, "adam") ? LG_OPT_ADAM : LG_OPT_SGD;
+    p->lr = (float)v[0], p->momentum = (float)v[1], p->weight_decay = (float)v[2];
+    p->beta1 = (float)v[3], p->beta2 = (float)v[4], p->eps = (float)v[5];
+    p->lr_decay = (float)v[6], p->lr_min = (float)v[7], p->mom_step = (float)v[8];
+    p->mom_max = (float)v[9];
+    if (!json_is_array(levels) || json_array_size(levels) < 1 ||
+        json_array_size(levels) > LG_PYR_MAX_LEVELS) {
+        st = lg_error(LG_ERR_FORMAT, "%s: model description: 'levels' must hold 1 to %d levels",
+                      src, LG_PYR_MAX_LEVELS);
+        goto done;
+    }
+    m->levels = (int)json_array_size(levels);
+    for (int k = 0; k < m->levels; k++) {
+        lg_level_desc *l = &m->level[k];
+        json_t *gw, *dw;
+        int fc = 0, gbn = 0, dbn = 0;
+        double gd = 0, dd = 0;
+        if (json_unpack_ex(json_array_get(levels, (size_t)k), &err, 0,
+                           "{s:i,s:b,s:i,s:o,s:o,s:i,s:i,s:i,s:i,s:F,s:F,s:b,s:b}", "size",
+                           &l->size, "fc", &fc, "zdim", &l->zdim, "g_width", &gw, "d_width", &dw,
+                           "g_kernel", &l->g_kernel, "g_out_kernel", &l->g_out_kernel,
+                           "d_kernel", &l->d_kernel, "d_last_stride", &l->d_last_stride,
+                           "g_dropout", &gd, "d_dropout", &dd, "g_bn", &gbn, "d_bn", &dbn)) {
+            st = lg_error(LG_ERR_FORMAT, "%s: model description, level %d: %s", src, k,
+                          err.text);
+            goto done;
+        }
+        l->fc = fc, l->g_bn = gbn, l->d_bn = dbn;
+        l->g_dropout = (float)gd, l->d_dropout = (float)dd;
+        LG_TRY_GOTO(st, widths_from(gw, l->g_width, &l->g_nw, src, k), done);
+        LG_TRY_GOTO(st, widths_from(dw, l->d_width, &l->d_nw, src, k), done);
+    }
+    st = lg_model_desc_validate(m);
+    if (st != LG_OK) st = lg_error(st, "%s: %s", src, lg_errmsg());
+done:
+    json_decref(o);
+    return st;
+}
+
+/* ---- human-readable description ------------------------------------------ */
+
+static void put_widths(char *b, size_t n, const int *w, int nw) {
+    size_t len = 0;
+    for (int i = 0; i < nw && len < n; i++)
+        len += (size_t)snprintf(b + len, n - len, "%s%d", i ? "," : "", w[i]);
+}
+
+char *lg_model_desc_describe(const lg_model_desc *m) {
+    size_t cap = 8192, len = 0;
+    char *s = malloc(cap);
+    if (!s) return NULL;
+#define OUT(...) len += (size_t)snprintf(s + len, len < cap ? cap - len : 0, __VA_ARGS__)
+    OUT("model %s: %d channel%s, %d levels (", m->name, m->c, m->c > 1 ? "s" : "", m->levels);
+    for (int k = m->levels - 1; k >= 0; k--)
+        OUT("%d%s", m->level[k].size, k ? " -> " : ")");
+    OUT(", pyramid filter %s%s", lg_pyr_filter_name(m->filter),
+        m->nclasses ? ", class-conditional" : "");
+    if (m->nclasses) OUT(" (%d classes)", m->nclasses);
+    if (m->crop) OUT(", %dx%d random crops", m->crop, m->crop);
+    OUT("\n");
+    for (int k = m->levels - 1; k >= 0; k--) {
+        const lg_level_desc *l = &m->level[k];
+        char gw[64], dw[64];
+        put_widths(gw, sizeof gw, l->g_width, l->g_nw);
+        put_widths(dw, sizeof dw, l->d_width, l->d_nw);
+        if (l->fc)
+            OUT("  level %d %2dx%-2d FC    G: z%d -> [%s] -> %d   D: [%s] -> 1%s\n", k, l->size,
+                l->size, l->zdim, gw, m->c * l->size * l->size, dw,
+                l->d_dropout > 0 ? ", dropout" : "");
+        else
+            OUT("  level %d %2dx%-2d conv  G: %d+%d planes -> [%s] %dx%d -> %d (%dx%d)%s%s   "
+                "D: [%s] %dx%d%s%s -> 1\n",
+                k, l->size, l->size, l->zdim, m->c, gw, l->g_kernel, l->g_kernel, m->c,
+                l->g_out_kernel, l->g_out_kernel, l->g_bn ? ", BN" : "",
+                l->g_dropout > 0 ? ", dropout" : "", dw, l->d_kernel, l->d_kernel,
+                l->d_bn ? ", BN" : "", l->d_dropout > 0 ? ", dropout" : "");
+    }
+    const lg_optim_cfg *o = &m->opt;
+    if (o->kind == LG_OPT_SGD)
+        OUT("  optimiser SGD lr %g (/(1+%g) per epoch), momentum %g (+%g per epoch, max %g)",
+            o->lr, o->lr_decay, o->momentum, o->mom_step, o->mom_max);
+    else
+        OUT("  optimiser Adam lr %g, betas %g %g", o->lr, o->beta1, o->beta2);
+    OUT(", D %s, batch %d (half real, half generated), z ~ U[%g, %g]\n",
+        m->leaky_d ? "LeakyReLU(0.2)" : "ReLU", m->batch, m->noise_lo, m->noise_hi);
+#undef OUT
+    return s;
+}

@@ -1,0 +1,445 @@
+/* Sequential networks. lg_net_new plans every shape first (the only fallible
+ * phase that can name a bad layer), then makes three flat arrays (params,
+ * grads, buffers) and one arena for everything a step touches: the input
+ * copy, each layer's output, BN statistics and dropout masks, two ping-pong
+ * gradient buffers and the conv workspace. Forward and backward then only
+ * walk the layers. */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/check.h"
+#include "nn/layer.h"
+
+struct lg_net {
+    lg_net_cfg cfg;
+    const lg_backend *be;
+    int nlayers;
+    lg_layer *layers;
+    float *params, *grads, *buffers;
+    size_t nparams, nbuffers;
+    float *mem;     /* the step arena */
+    float *input;   /* copy of the last forward's input: layer 0 may need it in backward */
+    float *gbuf[2]; /* activation gradients, alternating between layers */
+    float *ws;
+    int ntensors;
+    lg_net_tensor_info *tensors;
+    lg_rng rng;
+    int batch; /* of the last successful forward; 0 before any */
+};
+
+static const char *const lg__kind_names[LG_LAYER_KIND_COUNT] = {
+    "linear",  "conv2d",   "relu",    "leaky_relu", "sigmoid",          "tanh",
+    "batchnorm", "dropout", "flatten", "reshape",   "upsample_nearest", "upsample_bilinear",
+};
+
+const char *lg_layer_kind_name(lg_layer_kind k) {
+    return (int)k >= 0 && k < LG_LAYER_KIND_COUNT ? lg__kind_names[k] : "unknown";
+}
+
+static int aliases_input(lg_layer_kind k) { return k == LG_LAYER_FLATTEN || k == LG_LAYER_RESHAPE; }
+
+/* Sets "layer I (kind): <message>" and returns st. */
+#define LAYER_ERR(st, l, ...) lg__layer_error((st), (l), __VA_ARGS__)
+__attribute__((format(printf, 3, 4))) static lg_status lg__layer_error(lg_status st, const lg_layer *l, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return lg_error(st, "layer %d (%s): %s", l->index, lg_layer_kind_name(l->s.kind), msg);
+}
+
+/* Fills spec defaults, checks the fields and derives the output shape. */
+static lg_status plan_layer(lg_layer *l) {
+    lg_layer_spec *s = &l->s;
+    if ((int)s->kind < 0 || s->kind >= LG_LAYER_KIND_COUNT)
+        return lg_error(LG_ERR_ARG, "layer %d: unknown kind %d", l->index, (int)s->kind);
+    if (s->init != LG_INIT_TORCH && s->init != LG_INIT_NORMAL)
+        return LAYER_ERR(LG_ERR_ARG, l, "unknown init %d", (int)s->init);
+    if (!(s->init_std >= 0)) return LAYER_ERR(LG_ERR_ARG, l, "init_std %g < 0", s->init_std);
+    if (s->init_std == 0) s->init_std = 0.02f;
+    l->co = l->ci;
+    l->ho = l->hi;
+    l->wo = l->wi;
+    switch (s->kind) {
+    case LG_LAYER_LINEAR:
+        if (s->out <= 0) return LAYER_ERR(LG_ERR_ARG, l, "out features must be positive, got %d", s->out);
+        l->co = s->out;
+        l->ho = l->wo = 1;
+        break;
+    case LG_LAYER_CONV2D:
+        if (s->out <= 0) return LAYER_ERR(LG_ERR_ARG, l, "out channels must be positive, got %d", s->out);
+        if (s->k <= 0) return LAYER_ERR(LG_ERR_ARG, l, "kernel size must be positive, got %d", s->k);
+        if (s->stride < 0 || s->pad < 0)
+            return LAYER_ERR(LG_ERR_ARG, l, "stride %d / pad %d must not be negative", s->stride, s->pad);
+        if (s->stride == 0) s->stride = 1;
+        if (l->hi + 2 * s->pad < s->k || l->wi + 2 * s->pad < s->k)
+            return LAYER_ERR(LG_ERR_SHAPE, l, "input %dx%d smaller than kernel %d (padding %d)",
+                             l->hi, l->wi, s->k, s->pad);
+        l->co = s->out;
+        l->ho = (l->hi + 2 * s->pad - s->k) / s->stride + 1;
+        l->wo = (l->wi + 2 * s->pad - s->k) / s->stride + 1;
+        break;
+    case LG_LAYER_LEAKY_RELU:
+        if (!(s->slope > -1e30f && s->slope < 1e30f))
+            return LAYER_ERR(LG_ERR_ARG, l, "slope %g is not finite", s->slope);
+        if (s->slope == 0) s->slope = 0.2f;
+        break;
+    case LG_LAYER_BATCHNORM:
+        if (!(s->eps >= 0) || !(s->momentum >= 0 && s->momentum <= 1))
+            return LAYER_ERR(LG_ERR_ARG, l, "eps %g must be >= 0 and momentum %g in [0, 1]",
+                             s->eps, s->momentum);
+        if (s->eps == 0) s->eps = 1e-5f;
+        if (s->momentum == 0) s->momentum = 0.1f;
+        break;
+    case LG_LAYER_DROPOUT:
+        if (!(s->p >= 0 && s->p <= 1))
+            return LAYER_ERR(LG_ERR_ARG, l, "drop probability %g outside [0, 1]", s->p);
+        break;
+    case LG_LAYER_FLATTEN:
+        l->co = l->ci * l->hi * l->wi;
+        l->ho = l->wo = 1;
+        break;
+    case LG_LAYER_RESHAPE: {
+        if (s->c <= 0 || s->h <= 0 || s->w <= 0)
+            return LAYER_ERR(LG_ERR_ARG, l, "target %dx%dx%d must be positive", s->c, s->h, s->w);
+        size_t want = (size_t)s->c * s->h * s->w;
+        if (want != lg_layer_in_numel(l))
+            return LAYER_ERR(LG_ERR_SHAPE, l, "cannot reshape %dx%dx%d (%zu values) to %dx%dx%d (%zu)",
+                             l->ci, l->hi, l->wi, lg_layer_in_numel(l), s->c, s->h, s->w, want);
+        l->co = s->c;
+        l->ho = s->h;
+        l->wo = s->w;
+        break;
+    }
+    case LG_LAYER_UPSAMPLE_NEAREST:
+    case LG_LAYER_UPSAMPLE_BILINEAR:
+        if (l->hi > INT_MAX / 2 || l->wi > INT_MAX / 2) return LAYER_ERR(LG_ERR_NOMEM, l, "output too large");
+        l->ho = 2 * l->hi;
+        l->wo = 2 * l->wi;
+        break;
+    default:
+        break;
+    }
+    return LG_OK;
+}
+
+/* Parameter and buffer floats of a planned layer. */
+static size_t weight_numel(const lg_layer *l) {
+    switch (l->s.kind) {
+    case LG_LAYER_LINEAR: return lg_layer_in_numel(l) * (size_t)l->co;
+    case LG_LAYER_CONV2D: return (size_t)l->co * l->ci * l->s.k * l->s.k;
+    case LG_LAYER_BATCHNORM: return l->s.no_affine ? 0 : (size_t)l->ci;
+    default: return 0;
+    }
+}
+static size_t bias_numel(const lg_layer *l) {
+    if (l->s.kind == LG_LAYER_BATCHNORM) return l->s.no_affine ? 0 : (size_t)l->ci;
+    if (l->s.kind == LG_LAYER_LINEAR || l->s.kind == LG_LAYER_CONV2D) return l->s.no_bias ? 0 : (size_t)l->co;
+    return 0;
+}
+/* Step-arena floats beyond the output: BN mean/invstd, dropout mask. */
+static size_t aux_numel(const lg_layer *l, size_t max_batch) {
+    if (l->s.kind == LG_LAYER_BATCHNORM) return 2 * (size_t)l->ci;
+    if (l->s.kind == LG_LAYER_DROPOUT) return max_batch * lg_layer_out_numel(l);
+    return 0;
+}
+
+static void add_tensor(lg_net *net, const lg_layer *l, const char *what, int kind, size_t offset,
+                       size_t numel) {
+    lg_net_tensor_info *t = &net->tensors[net->ntensors++];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%d.%s.%s", l->index, lg_layer_kind_name(l->s.kind), what);
+    t->kind = kind;
+    t->offset = offset;
+    t->numel = numel;
+    if (l->s.kind == LG_LAYER_CONV2D && !strcmp(what, "weight")) {
+        t->ndim = 4;
+        t->shape[0] = l->co;
+        t->shape[1] = l->ci;
+        t->shape[2] = t->shape[3] = l->s.k;
+    } else if (l->s.kind == LG_LAYER_LINEAR && !strcmp(what, "weight")) {
+        t->ndim = 2;
+        t->shape[0] = l->co;
+        t->shape[1] = (int)lg_layer_in_numel(l);
+    } else {
+        t->ndim = 1;
+        t->shape[0] = (int)numel;
+    }
+}
+
+/* Plans shapes, lays out the flat arrays and names the tensors. */
+static lg_status plan(lg_net *net, const lg_layer_spec *specs) {
+    const lg_net_cfg *cfg = &net->cfg;
+    int c = cfg->c, h = cfg->h, w = cfg->w;
+    for (int i = 0; i < net->nlayers; i++) {
+        lg_layer *l = &net->layers[i];
+        l->s = specs[i];
+        l->index = i;
+        l->ci = c;
+        l->hi = h;
+        l->wi = w;
+        LG_TRY(plan_layer(l));
+        /* GEMM dimensions are ints: keep every batch activation below 2^31. */
+        size_t out;
+        if (lg_mul_overflow(lg_layer_out_numel(l), (size_t)cfg->max_batch, &out) || out > INT_MAX ||
+            weight_numel(l) > INT_MAX)
+            return LAYER_ERR(LG_ERR_NOMEM, l, "%dx%dx%d output for batch %d is too large", l->co,
+                             l->ho, l->wo, cfg->max_batch);
+        c = l->co;
+        h = l->ho;
+        w = l->wo;
+        net->nparams += weight_numel(l) + bias_numel(l);
+        if (l->s.kind == LG_LAYER_BATCHNORM) net->nbuffers += 2 * (size_t)l->ci;
+    }
+    net->tensors = lg_alloc(sizeof(lg_net_tensor_info) * 4 * (size_t)net->nlayers);
+    if (!net->tensors) return LG_ERR_NOMEM;
+    size_t po = 0, bo = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        lg_layer *l = &net->layers[i];
+        size_t nw = weight_numel(l), nb = bias_numel(l);
+        if (nw) add_tensor(net, l, "weight", 0, po, nw);
+        if (nb) add_tensor(net, l, "bias", 0, po + nw, nb);
+        po += nw + nb;
+        if (l->s.kind == LG_LAYER_BATCHNORM) {
+            add_tensor(net, l, "running_mean", 1, bo, l->ci);
+            add_tensor(net, l, "running_var", 1, bo + l->ci, l->ci);
+            bo += 2 * (size_t)l->ci;
+        }
+    }
+    return LG_OK;
+}
+
+/* Points every layer at its parameters, buffers and step memory. */
+static lg_status allocate(lg_net *net) {
+    const size_t mb = (size_t)net->cfg.max_batch;
+    /* +1: a net without parameters still gets valid (empty) arrays */
+    net->params = lg_alloc_floats(net->nparams + 1);
+    net->grads = lg_alloc_floats(net->nparams + 1);
+    net->buffers = lg_alloc_floats(net->nbuffers + 1);
+    if (!net->params || !net->grads || !net->buffers) return LG_ERR_NOMEM;
+
+    size_t in0 = (size_t)net->cfg.c * net->cfg.h * net->cfg.w;
+    size_t step = in0 * mb, gmax = 0, ws = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        const lg_layer *l = &net->layers[i];
+        if (!aliases_input(l->s.kind)) step += mb * lg_layer_out_numel(l);
+        step += aux_numel(l, mb);
+        if (lg_layer_in_numel(l) * mb > gmax) gmax = lg_layer_in_numel(l) * mb;
+        if (l->s.kind == LG_LAYER_CONV2D) {
+            lg_conv_desc d;
+            lg_conv_desc_of(l, (int)mb, &d);
+            size_t need = net->be->conv_workspace(&d);
+            if (need > ws) ws = need;
+        }
+    }
+    /* Round each block to 16 floats so every buffer stays 64-byte aligned. */
+    step += 16 * (3 * (size_t)net->nlayers + 4) + 2 * gmax + ws;
+    net->mem = lg_alloc_floats(step);
+    if (!net->mem) return LG_ERR_NOMEM;
+
+    float *p = net->mem;
+#define TAKE(n) (p += ((n) + 15) & ~(size_t)15, p - (((n) + 15) & ~(size_t)15))
+    net->input = TAKE(in0 * mb);
+    net->gbuf[0] = TAKE(gmax);
+    net->gbuf[1] = TAKE(gmax);
+    net->ws = TAKE(ws);
+    const float *prev = net->input;
+    size_t po = 0, bo = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        lg_layer *l = &net->layers[i];
+        size_t nw = weight_numel(l), nb = bias_numel(l);
+        if (nw) {
+            l->w = net->params + po;
+            l->dw = net->grads + po;
+        }
+        if (nb) {
+            l->b = net->params + po + nw;
+            l->db = net->grads + po + nw;
+        }
+        po += nw + nb;
+        if (l->s.kind == LG_LAYER_BATCHNORM) {
+            l->rmean = net->buffers + bo;
+            l->rvar = net->buffers + bo + l->ci;
+            bo += 2 * (size_t)l->ci;
+        }
+        l->y = aliases_input(l->s.kind) ? (float *)prev : TAKE(mb * lg_layer_out_numel(l));
+        if (aux_numel(l, mb)) l->aux = TAKE(aux_numel(l, mb));
+        prev = l->y;
+    }
+#undef TAKE
+    return LG_OK;
+}
+
+lg_status lg_net_new(lg_net **out, const lg_layer_spec *specs, int nlayers, const lg_net_cfg *cfg) {
+    LG_CHECK(out, LG_ERR_ARG, "lg_net_new: out is NULL");
+    *out = NULL;
+    LG_CHECK(specs && cfg, LG_ERR_ARG, "lg_net_new: %s is NULL", specs ? "cfg" : "specs");
+    LG_CHECK(nlayers > 0, LG_ERR_ARG, "lg_net_new: nlayers must be positive, got %d", nlayers);
+    LG_CHECK(cfg->c > 0 && cfg->h > 0 && cfg->w > 0, LG_ERR_ARG,
+             "lg_net_new: input shape %dx%dx%d must be positive", cfg->c, cfg->h, cfg->w);
+    LG_CHECK(cfg->max_batch > 0, LG_ERR_ARG, "lg_net_new: max_batch must be positive, got %d",
+             cfg->max_batch);
+    const lg_backend *be = lg_backend_get(cfg->backend);
+    LG_CHECK(be, LG_ERR_ARG, "lg_net_new: unknown backend %d", (int)cfg->backend);
+
+    lg_net *net = lg_alloc(sizeof *net);
+    if (!net) return LG_ERR_NOMEM;
+    net->cfg = *cfg;
+    net->be = be;
+    net->nlayers = nlayers;
+    lg_status st = LG_ERR_NOMEM;
+    net->layers = lg_alloc(sizeof(lg_layer) * (size_t)nlayers);
+    if (!net->layers) goto fail;
+    LG_TRY_GOTO(st, plan(net, specs), fail);
+    LG_TRY_GOTO(st, allocate(net), fail);
+    lg_rng_init(&net->rng, cfg->seed, cfg->stream);
+    for (int i = 0; i < nlayers; i++) lg_layer_init(&net->layers[i], &net->rng);
+    *out = net;
+    return LG_OK;
+fail:
+    lg_net_free(net);
+    return st;
+}
+
+void lg_net_free(lg_net *net) {
+    if (!net) return;
+    lg_free(net->layers);
+    lg_free(net->params);
+    lg_free(net->grads);
+    lg_free(net->buffers);
+    lg_free(net->mem);
+    lg_free(net->tensors);
+    lg_free(net);
+}
+
+void lg_net_out_shape(const lg_net *net, int *c, int *h, int *w) {
+    const lg_layer *l = net ? &net->layers[net->nlayers - 1] : NULL;
+    if (c) *c = l ? l->co : 0;
+    if (h) *h = l ? l->ho : 0;
+    if (w) *w = l ? l->wo : 0;
+}
+
+int lg_net_layer_count(const lg_net *net) { return net ? net->nlayers : 0; }
+
+static lg_status layer_forward(lg_layer *l, const lg_layer_ctx *c, const float *x) {
+    switch (l->s.kind) {
+    case LG_LAYER_LINEAR: return lg_linear_forward(l, c, x);
+    case LG_LAYER_CONV2D: return lg_conv2d_forward(l, c, x);
+    case LG_LAYER_BATCHNORM: return lg_batchnorm_forward(l, c, x);
+    case LG_LAYER_DROPOUT: return lg_dropout_forward(l, c, x);
+    case LG_LAYER_UPSAMPLE_NEAREST:
+    case LG_LAYER_UPSAMPLE_BILINEAR: return lg_upsample_forward(l, c, x);
+    case LG_LAYER_FLATTEN:
+    case LG_LAYER_RESHAPE: return LG_OK;
+    default: return lg_act_forward(l, c, x);
+    }
+}
+
+static void layer_backward(lg_layer *l, const lg_layer_ctx *c, const float *x, const float *dy,
+                           float *dx) {
+    switch (l->s.kind) {
+    case LG_LAYER_LINEAR: lg_linear_backward(l, c, x, dy, dx); break;
+    case LG_LAYER_CONV2D: lg_conv2d_backward(l, c, x, dy, dx); break;
+    case LG_LAYER_BATCHNORM: lg_batchnorm_backward(l, c, x, dy, dx); break;
+    case LG_LAYER_DROPOUT: lg_dropout_backward(l, c, x, dy, dx); break;
+    case LG_LAYER_UPSAMPLE_NEAREST:
+    case LG_LAYER_UPSAMPLE_BILINEAR: lg_upsample_backward(l, c, x, dy, dx); break;
+    case LG_LAYER_FLATTEN:
+    case LG_LAYER_RESHAPE:
+        if (dx && dx != dy) memcpy(dx, dy, sizeof(float) * c->batch * lg_layer_in_numel(l));
+        break;
+    default: lg_act_backward(l, c, x, dy, dx); break;
+    }
+}
+
+lg_status lg_net_forward(lg_net *net, const float *x, int batch, int train, const float **y) {
+    LG_CHECK(net && x && y, LG_ERR_ARG, "lg_net_forward: %s is NULL",
+             !net ? "net" : !x ? "x" : "y");
+    LG_CHECK(batch > 0 && batch <= net->cfg.max_batch, LG_ERR_ARG,
+             "lg_net_forward: batch %d outside [1, max_batch %d]", batch, net->cfg.max_batch);
+    net->batch = 0;
+    memcpy(net->input, x, sizeof(float) * batch * lg_layer_in_numel(&net->layers[0]));
+    const lg_layer_ctx ctx = {net->be, batch, train, 1, net->ws, &net->rng};
+    const float *cur = net->input;
+    for (int i = 0; i < net->nlayers; i++) {
+        LG_TRY(layer_forward(&net->layers[i], &ctx, cur));
+        cur = net->layers[i].y;
+    }
+    net->batch = batch;
+    *y = cur;
+    return LG_OK;
+}
+
+lg_status lg_net_backward(lg_net *net, const float *dy, float *dx, int param_grads) {
+    LG_CHECK(net && dy, LG_ERR_ARG, "lg_net_backward: %s is NULL", net ? "dy" : "net");
+    LG_CHECK(net->batch > 0, LG_ERR_ARG, "lg_net_backward: no forward pass to differentiate");
+    /* Without dx, layers below the lowest parameterised one have nothing to do. */
+    int lowest = 0;
+    if (!dx) {
+        if (!param_grads) return LG_OK;
+        while (lowest < net->nlayers && !net->layers[lowest].w && !net->layers[lowest].b) lowest++;
+        if (lowest == net->nlayers) return LG_OK;
+    }
+    const lg_layer_ctx ctx = {net->be, net->batch, 0, param_grads, net->ws, &net->rng};
+    const float *g = dy;
+    for (int i = net->nlayers - 1; i >= lowest; i--) {
+        lg_layer *l = &net->layers[i];
+        const float *x = i ? net->layers[i - 1].y : net->input;
+        float *out;
+        if (i == 0)
+            out = dx;
+        else if (i == lowest)
+            out = NULL;
+        else if (aliases_input(l->s.kind))
+            out = (float *)g; /* the gradient passes through unchanged */
+        else
+            out = g == net->gbuf[0] ? net->gbuf[1] : net->gbuf[0];
+        layer_backward(l, &ctx, x, g, out);
+        g = out;
+    }
+    return LG_OK;
+}
+
+void lg_net_zero_grad(lg_net *net) {
+    if (net) memset(net->grads, 0, sizeof(float) * net->nparams);
+}
+
+float *lg_net_params(lg_net *net, size_t *n) {
+    if (n) *n = net ? net->nparams : 0;
+    return net ? net->params : NULL;
+}
+
+float *lg_net_grads(lg_net *net, size_t *n) {
+    if (n) *n = net ? net->nparams : 0;
+    return net ? net->grads : NULL;
+}
+
+float *lg_net_buffers(lg_net *net, size_t *n) {
+    if (n) *n = net ? net->nbuffers : 0;
+    return net ? net->buffers : NULL;
+}
+
+int lg_net_tensor_count(const lg_net *net) { return net ? net->ntensors : 0; }
+
+lg_status lg_net_tensor_info_at(const lg_net *net, int i, lg_net_tensor_info *info) {
+    LG_CHECK(net && info, LG_ERR_ARG, "lg_net_tensor_info_at: NULL argument");
+    LG_CHECK(i >= 0 && i < net->ntensors, LG_ERR_ARG,
+             "lg_net_tensor_info_at: index %d outside [0, %d)", i, net->ntensors);
+    *info = net->tensors[i];
+    return LG_OK;
+}
+
+lg_rng *lg_net_rng(lg_net *net) { return net ? &net->rng : NULL; }
+
+double lg_net_forward_flops(const lg_net *net) {
+    double f = 0;
+    for (int i = 0; net && i < net->nlayers; i++) {
+        const lg_layer *l = &net->layers[i];
+        if (l->s.kind == LG_LAYER_LINEAR || l->s.kind == LG_LAYER_CONV2D)
+            f += 2.0 * (double)weight_numel(l) * l->ho * l->wo;
+    }
+    return f;
+}

@@ -1,0 +1,11 @@
+/* Shared resampling kernel behind lg_pyr_down / lg_pyr_up. */
+#ifndef LG_PYRAMID_RESAMPLE_H
+#define LG_PYRAMID_RESAMPLE_H
+#include "lapgan/pyramid.h"
+
+/* y = alpha * R(x) + beta * y, where R is d(.) (down != 0) or u(.) of
+ * filter f. beta = 0 overwrites y (its old contents may be garbage). Allocates one
+ * workspace of about (taps*(oh+ow) + threads*h*ow) floats per call. */
+lg_status lg_pyr_resample(lg_pyr_filter f, int down, const float *x, int n, int c, int h,
+                          int w, float *y, int oh, int ow, float alpha, float beta);
+#endif
