@@ -37,6 +37,7 @@ from collections import defaultdict
 
 peak = max(float(m) for m in re.findall(r"avx512 .*threads:\s*([\d.]+)", open(sys.argv[1]).read()))
 runs = defaultdict(list)
+gflop = {}
 order = []
 for path in sys.argv[2:]:
     for line in open(path):
@@ -46,17 +47,16 @@ for path in sys.argv[2:]:
             if key not in runs:
                 order.append(key)
             runs[key].append(float(f[4]))
+            gflop[key[1:]] = float(f[6])
 print(f"fp32 FMA peak (avx512, best run): {peak:.0f} GFLOP/s")
-print(f"{'impl':10} {'shape':14} {'direction':12} {'median ms':>10} {'min-max ms':>17} "
+print(f"{'impl':10} {'shape':16} {'direction':12} {'median ms':>10} {'min-max ms':>17} "
       f"{'GFLOP/s':>8} {'% peak':>7} {'vs torch':>9}")
 for key in order:
     impl, shape, d = key
     t = statistics.median(runs[key])
-    n, c, h, w = (int(v) for v in shape.split("x"))
-    fl = 2.0 * n * c * h * w * c * 25 * (3 if d == "total" else 1)  # co = ci = c
     tt = runs.get(("torch", shape, d))
     ratio = f"{statistics.median(tt) / t:8.2f}x" if tt and impl != "torch" else ""
-    gf = fl / t * 1e-6
-    print(f"{impl:10} {shape:14} {d:12} {t:10.1f} {min(runs[key]):8.1f}-{max(runs[key]):<8.1f} "
+    gf = gflop[(shape, d)] / t * 1e3
+    print(f"{impl:10} {shape:16} {d:12} {t:10.1f} {min(runs[key]):8.1f}-{max(runs[key]):<8.1f} "
           f"{gf:8.0f} {100 * gf / peak:6.0f}% {ratio:>9}")
 PY

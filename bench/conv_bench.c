@@ -1,13 +1,18 @@
 /* Conv2d(128, 128, 5, padding 2) forward, backward-data and backward-weights
  * (with bias) on [64,128,16,16] and [64,128,32,32]: im2col + OpenBLAS (the
- * cpu backend's lg_cpu_im2col_*), oneDNN with its blocked layouts, and
- * oneDNN forced to plain NCHW. bench/ref/conv_bench.py times PyTorch on the
- * same op; bench/conv.sh runs the two alternately and compares.
+ * cpu backend's lg_cpu_im2col_*), oneDNN with the layouts it chooses
+ * (blocked), and oneDNN held to plain NCHW or to NHWC activations.
+ * bench/ref/conv_bench.py times PyTorch on the same op; bench/conv.sh runs
+ * the two alternately and compares. `--set cifar` times instead the 5x5
+ * layers of the cifar10 preset (batch 128, 28x28 and 14x14, 3-4 channel
+ * inputs and outputs), which decide where the cpu backend uses oneDNN.
  *
- *   build-x/bench/conv_bench [--threads N] [--reps R] [--impl NAME] [--shape HxW]
+ *   build-x/bench/conv_bench [--threads N] [--reps R] [--impl NAME] [--shape HW]
+ *                            [--set main|cifar]
  *
- * Prints one "RESULT impl shape direction median_ms gflops" line per case
- * (1 FMA = 2 flops); "total" is the sum of the three directions' medians. */
+ * Prints "RESULT impl shape direction median_ms gflops gflop" lines, shape
+ * as NxCIxHxW>CO (1 FMA = 2 flops; nominal count, padding taps included);
+ * "total" is the sum of the three directions' medians. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,16 +78,22 @@ static float *filled(lg_rng *r, size_t n) {
     return p;
 }
 
-static void problem_init(problem *p, int hw) {
-    lg_conv_desc d = {.n = 64, .ci = 128, .hi = hw, .wi = hw, .co = 128, .kh = 5, .kw = 5,
+typedef struct {
+    int n, ci, co, hw;
+} shape;
+
+static void problem_init(problem *p, shape sh) {
+    int hw = sh.hw;
+    lg_conv_desc d = {.n = sh.n, .ci = sh.ci, .hi = hw, .wi = hw, .co = sh.co, .kh = 5, .kw = 5,
                       .stride = 1, .pad = 2, .ho = hw, .wo = hw};
-    size_t nx = (size_t)d.n * d.ci * hw * hw, nw = (size_t)d.co * d.ci * 25;
+    size_t nx = (size_t)d.n * d.ci * hw * hw, ny = (size_t)d.n * d.co * hw * hw;
+    size_t nw = (size_t)d.co * d.ci * 25;
     lg_rng r;
     lg_rng_init(&r, 7, 0);
     p->d = d;
-    p->x = filled(&r, nx), p->dy = filled(&r, nx), p->w = filled(&r, nw), p->b = filled(&r, 128);
-    p->y = filled(&r, nx), p->dx = filled(&r, nx), p->dw = filled(&r, nw);
-    p->db = filled(&r, 128);
+    p->x = filled(&r, nx), p->dy = filled(&r, ny), p->w = filled(&r, nw);
+    p->b = filled(&r, d.co), p->y = filled(&r, ny), p->dx = filled(&r, nx);
+    p->dw = filled(&r, nw), p->db = filled(&r, d.co);
     p->ws = filled(&r, lg_cpu_im2col_conv_workspace(&d));
 }
 
@@ -93,15 +104,16 @@ static void problem_free(problem *p) {
 
 int main(int argc, char **argv) {
     int threads = 2, reps = 5, only_hw = 0;
-    const char *only_impl = NULL;
+    const char *only_impl = NULL, *set = "main";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--impl")) only_impl = argv[i + 1];
         else if (!strcmp(argv[i], "--shape")) only_hw = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--set")) set = argv[i + 1];
         else {
-            fprintf(stderr, "usage: %s [--threads N] [--reps R] [--impl im2col|dnnl|dnnl_nchw] "
-                            "[--shape 16|32]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--threads N] [--reps R] [--impl im2col|dnnl|dnnl_nchw|dnnl_nhwc] "
+                            "[--shape HW] [--set main|cifar]\n", argv[0]);
             return 2;
         }
     }
@@ -111,28 +123,40 @@ int main(int argc, char **argv) {
     static const struct {
         const char *name;
         run_fn fn;
-        int plain;
-    } impls[] = {{"im2col", run_im2col, 0}, {"dnnl", run_dnnl, 0}, {"dnnl_nchw", run_dnnl, 1}, {"dnnl_nhwc", run_dnnl, 2}};
-    static const int sizes[] = {16, 32};
-    printf("# conv_bench: Conv2d(128,128,5,pad 2), batch 64, %d threads, median of %d\n",
+        lg_dnnl_layout layout;
+    } impls[] = {{"im2col", run_im2col, LG_DNNL_LAYOUT_ANY},
+                  {"dnnl", run_dnnl, LG_DNNL_LAYOUT_ANY},
+                  {"dnnl_nchw", run_dnnl, LG_DNNL_LAYOUT_NCHW},
+                  {"dnnl_nhwc", run_dnnl, LG_DNNL_LAYOUT_NHWC}};
+    static const shape main_set[] = {{64, 128, 128, 16}, {64, 128, 128, 32}};
+    static const shape cifar_set[] = {{128, 4, 128, 28},   {128, 128, 128, 28}, {128, 128, 3, 28},
+                                      {128, 3, 128, 28},   {128, 6, 128, 28},   {128, 4, 128, 14},
+                                      {128, 128, 128, 14}, {128, 128, 3, 14},   {128, 3, 128, 14},
+                                      {128, 6, 128, 14}};
+    int cifar = !strcmp(set, "cifar");
+    const shape *shapes = cifar ? cifar_set : main_set;
+    int nshapes = cifar ? 10 : 2;
+    printf("# conv_bench: Conv2d 5x5 pad 2 (%s set), %d threads, median of %d\n", set,
            lg_get_threads(), reps);
-    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
-        if (only_hw && only_hw != sizes[s]) continue;
+    for (int s = 0; s < nshapes; s++) {
+        if (only_hw && only_hw != shapes[s].hw) continue;
         problem p;
-        problem_init(&p, sizes[s]);
+        problem_init(&p, shapes[s]);
         double flops = 2.0 * p.d.n * p.d.co * p.d.ho * p.d.wo * (double)p.d.ci * 25;
+        char name[64];
+        snprintf(name, sizeof name, "%dx%dx%dx%d>%d", p.d.n, p.d.ci, p.d.hi, p.d.wi, p.d.co);
         for (size_t k = 0; k < sizeof impls / sizeof *impls; k++) {
             if (only_impl && strcmp(only_impl, impls[k].name)) continue;
-            lg_dnnl_conv_set_plain(impls[k].plain);
+            lg_dnnl_conv_set_layout(impls[k].layout);
             double total = 0;
             for (int dir = 0; dir < NDIR; dir++) {
                 double t = time_dir(impls[k].fn, &p, dir, reps);
                 total += t;
-                printf("RESULT %s 64x128x%dx%d %s %.3f %.1f\n", impls[k].name, sizes[s],
-                       sizes[s], dir_name[dir], 1e3 * t, flops / t * 1e-9);
+                printf("RESULT %s %s %s %.3f %.1f %.4f\n", impls[k].name, name, dir_name[dir],
+                       1e3 * t, flops / t * 1e-9, flops * 1e-9);
             }
-            printf("RESULT %s 64x128x%dx%d total %.3f %.1f\n", impls[k].name, sizes[s],
-                   sizes[s], 1e3 * total, 3 * flops / total * 1e-9);
+            printf("RESULT %s %s total %.3f %.1f %.4f\n", impls[k].name, name, 1e3 * total,
+                   3 * flops / total * 1e-9, 3 * flops * 1e-9);
             fflush(stdout);
         }
         problem_free(&p);

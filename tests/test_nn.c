@@ -71,8 +71,8 @@ static double probe_loss(lg_net *net, const float *x, int batch, int train, cons
  * turn rounding into gradient noise, while the truncation error of a central
  * difference (~eps^2 * f''') stays near 1e-4 of the gradient for these smooth,
  * O(1) functions. The error is normalised by the largest analytical entry:
- * 1e-2 catches any wrong term (a missing factor or sign is O(1)) yet is well
- * above float32 noise. */
+ * 1e-3 catches any wrong term (a missing factor or sign is O(1), a 1% scale
+ * error is 1e-2) yet sits well above the ~3e-5 that correct layers show. */
 static double fd_error(lg_net *net, float *x, int batch, int train, const float *r, lg_rng rng,
                        float *v, size_t n, const float *g) {
     const float eps = 1e-2f;
@@ -125,15 +125,14 @@ static void check_case(const grad_case *gc) {
     CHECK(max_abs(dx, nx) > 0 || np > 0);
 
     double ex = fd_error(ref, x, gc->batch, gc->train, r, rng, x, nx, dx);
-    CHECK_MSG(ex < 1e-2, "%s: input gradient error %.3g", gc->what, ex);
-    fprintf(stderr, "DBG %s %.3g\n", gc->what, ex);
+    CHECK_MSG(ex < 1e-3, "%s: input gradient error %.3g", gc->what, ex);
     for (int t = 0; t < lg_net_tensor_count(ref); t++) {
         lg_net_tensor_info ti;
         CHECK_OK(lg_net_tensor_info_at(ref, t, &ti));
         if (ti.kind != 0) continue;
         double ep = fd_error(ref, x, gc->batch, gc->train, r, rng, params + ti.offset, ti.numel,
                              g + ti.offset);
-        CHECK_MSG(ep < 1e-2, "%s: gradient error %.3g in %s", gc->what, ep, ti.name);
+        CHECK_MSG(ep < 1e-3, "%s: gradient error %.3g in %s", gc->what, ep, ti.name);
     }
 
     /* CPU against REF on the same weights, input and dropout stream. */
@@ -225,12 +224,16 @@ static void test_grad_dropout_shape_upsample(void) {
 }
 
 /* A chain exercising aliasing (flatten/reshape), ping-pong gradient buffers
- * and a pass-through first layer. */
+ * and a pass-through first layer. Smooth activations only: a shift of a BN
+ * beta moves a whole channel, which would push some value across a ReLU kink
+ * (the per-layer cases cover ReLU with inputs kept away from 0). The conv
+ * before BN has no bias: BN cancels it, its gradient is exactly zero and a
+ * normalised error of zero-vs-rounding-noise would be meaningless. */
 static void test_grad_chain(void) {
     lg_layer_spec d[] = {
-        {.kind = LG_LAYER_CONV2D, .out = 4, .k = 3, .pad = 1},
+        {.kind = LG_LAYER_CONV2D, .out = 4, .k = 3, .pad = 1, .no_bias = 1},
         {.kind = LG_LAYER_BATCHNORM},
-        {.kind = LG_LAYER_LEAKY_RELU},
+        {.kind = LG_LAYER_TANH},
         {.kind = LG_LAYER_CONV2D, .out = 3, .k = 3, .stride = 2},
         {.kind = LG_LAYER_DROPOUT, .p = 0.25f},
         {.kind = LG_LAYER_FLATTEN},
@@ -245,7 +248,7 @@ static void test_grad_chain(void) {
         {.kind = LG_LAYER_UPSAMPLE_BILINEAR},
         {.kind = LG_LAYER_CONV2D, .out = 2, .k = 3, .pad = 1},
     };
-    check_case(&(grad_case){"conv-bn-lrelu-conv-drop-fc-sigmoid", d, 8, 2, 6, 5, 3, 1, 0});
+    check_case(&(grad_case){"conv-bn-tanh-conv-drop-fc-sigmoid", d, 8, 2, 6, 5, 3, 1, 0});
     check_case(&(grad_case){"fc-tanh-reshape-upsample-conv", g, 6, 5, 1, 1, 3, 1, 0});
 }
 

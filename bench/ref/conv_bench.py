@@ -12,7 +12,8 @@ oneDNN (mkldnn) is on, as it is by default.
 
     /usr/bin/python3 bench/ref/conv_bench.py [--threads N] [--reps R] [--shape 16|32]
 
-Prints "RESULT torch shape direction median_ms gflops format" lines.
+Prints "RESULT torch shape direction median_ms gflops gflop format" lines, as
+bench/conv_bench does.
 """
 import argparse
 import statistics
@@ -88,8 +89,8 @@ def main():
         for d in DIRS:
             t, fmt = best[d]
             f = 3 * flops if d == "total" else flops
-            print(f"RESULT torch 64x128x{hw}x{hw} {d} {1e3 * t:.3f} {f / t * 1e-9:.1f} {fmt}",
-                  flush=True)
+            print(f"RESULT torch 64x128x{hw}x{hw}>128 {d} {1e3 * t:.3f} {f / t * 1e-9:.1f} "
+                  f"{f * 1e-9:.4f} {fmt}", flush=True)
 
 
 if __name__ == "__main__":

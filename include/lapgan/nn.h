@@ -101,12 +101,14 @@ int lg_net_layer_count(const lg_net *net);
 
 /* Forward pass on x [batch, c, h, w]; *y points at the net's own output
  * buffer, valid until the next forward. train != 0: dropout active, batch
- * norm uses batch statistics and updates its running ones. */
+ * norm uses batch statistics and updates its running ones (LG_ERR_SHAPE when
+ * a channel then has a single value, as in PyTorch). */
 lg_status lg_net_forward(lg_net *net, const float *x, int batch, int train, const float **y);
 
 /* Backward from dy (same shape as the last output). Adds parameter gradients
  * unless param_grads == 0 (e.g. D's backward during G's step, which only
- * needs dx). dx may be NULL when the input gradient is not needed. */
+ * needs dx). dx may be NULL when the input gradient is not needed. Uses the
+ * state of the last forward (LG_ERR_ARG if there was none). */
 lg_status lg_net_backward(lg_net *net, const float *dy, float *dx, int param_grads);
 
 void lg_net_zero_grad(lg_net *net);
@@ -119,7 +121,8 @@ float *lg_net_buffers(lg_net *net, size_t *n);
 
 /* Named tensors for checkpoints: i in [0, count). kind 0 = parameter
  * (offset into params), 1 = buffer (offset into buffers). Names look like
- * "3.conv.weight". shape has up to 4 dims. */
+ * "3.conv2d.weight" (index, lg_layer_kind_name, then weight, bias,
+ * running_mean or running_var). shape has up to 4 dims. */
 typedef struct {
     char name[48];
     int kind;

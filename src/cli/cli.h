@@ -37,4 +37,5 @@ int lg_cmd_pyramid(int argc, char **argv);
 int lg_cmd_train(int argc, char **argv);
 int lg_cmd_sample(int argc, char **argv);
 int lg_cmd_info(int argc, char **argv);
+int lg_cmd_classifier(int argc, char **argv);
 #endif

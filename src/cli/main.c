@@ -8,6 +8,7 @@ static const lg_cli_cmd lg_cmds[] = {
     {"info", lg_cmd_info, "describe a checkpoint or run directory"},
     {"selfcheck", lg_cmd_selfcheck, "quick check that this build computes correctly"},
     {"pyramid", lg_cmd_pyramid, "draw an image's Laplacian pyramid as a PNG"},
+    {"classifier", lg_cmd_classifier, "train or evaluate the evaluation classifier"},
 };
 
 static void usage(FILE *f) {

@@ -15,6 +15,7 @@ struct lg_batcher {
     int batch, crop;
     uint64_t seed, epoch, cursor;
     int *perm; /* [ds->n], order of the current epoch */
+    float value[256]; /* px / 127.5 - 1 */
 };
 
 static void shuffle_epoch(lg_batcher *b) {
@@ -43,6 +44,7 @@ lg_status lg_batcher_new(lg_batcher **out, const lg_dataset *ds, int batch, int 
     b->batch = batch;
     b->crop = crop == ds->h && crop == ds->w ? 0 : crop;
     b->seed = seed;
+    for (int v = 0; v < 256; v++) b->value[v] = v / 127.5f - 1.f;
     shuffle_epoch(b);
     *out = b;
     return LG_OK;
@@ -55,13 +57,14 @@ void lg_batcher_free(lg_batcher *b) {
 }
 
 /* Copies image idx (window at y0,x0 of oh x ow) as floats in [-1, 1]. */
-static void copy_image(const lg_dataset *ds, int idx, int y0, int x0, int oh, int ow, float *x) {
+static void copy_image(const lg_batcher *b, int idx, int y0, int x0, int oh, int ow, float *x) {
+    const lg_dataset *ds = b->ds;
     const uint8_t *src = ds->pixels + (size_t)idx * ds->c * ds->h * ds->w;
     for (int ch = 0; ch < ds->c; ch++)
         for (int y = 0; y < oh; y++) {
             const uint8_t *row = src + ((size_t)ch * ds->h + y0 + y) * ds->w + x0;
             float *dst = x + ((size_t)ch * oh + y) * ow;
-            for (int q = 0; q < ow; q++) dst[q] = row[q] * (1.f / 127.5f) - 1.f;
+            for (int q = 0; q < ow; q++) dst[q] = b->value[row[q]];
         }
 }
 
@@ -79,7 +82,7 @@ lg_status lg_batcher_next(lg_batcher *b, float *x, int *labels) {
             y0 = (int)(r[0] % (uint32_t)(ds->h - oh + 1));
             x0 = (int)(r[1] % (uint32_t)(ds->w - ow + 1));
         }
-        copy_image(ds, idx, y0, x0, oh, ow, x + (size_t)i * isz);
+        copy_image(b, idx, y0, x0, oh, ow, x + (size_t)i * isz);
         if (labels) labels[i] = ds->labels ? ds->labels[idx] : -1;
         if (++b->cursor == (uint64_t)ds->n) {
             b->cursor = 0;

@@ -56,13 +56,17 @@ static lg_status idx_open(gzFile *out, const char *path, uint32_t magic, uint32_
     LG_CHECK(f, LG_ERR_IO, "%s: cannot open: %s", path, errno ? strerror(errno) : "gzopen");
     gzbuffer(f, 1u << 18);
     unsigned char hdr[16];
-    size_t want = 4 + 4 * (size_t)ndim, got;
-    lg_status st = gz_read_all(f, hdr, want, &got, 0, path);
-    if (st == LG_OK && got < want)
-        st = lg_error(LG_ERR_FORMAT, "%s: truncated header: %zu of %zu bytes", path, got, want);
-    if (st == LG_OK && be32(hdr) != magic)
+    size_t want = 4 + 4 * (size_t)ndim, got = 0;
+    lg_status st = gz_read_all(f, hdr, 4, &got, 0, path);
+    if (st == LG_OK && got == 4 && be32(hdr) != magic)
         st = lg_error(LG_ERR_FORMAT, "%s: bad magic 0x%08x (expected 0x%08x, an IDX %s file)",
                       path, be32(hdr), magic, magic == IDX_IMAGES ? "image" : "label");
+    if (st == LG_OK && got == 4) {
+        st = gz_read_all(f, hdr + 4, want - 4, &got, 4, path);
+        got += 4;
+    }
+    if (st == LG_OK && got < want)
+        st = lg_error(LG_ERR_FORMAT, "%s: truncated header: %zu of %zu bytes", path, got, want);
     if (st != LG_OK) {
         gzclose(f);
         return st;

@@ -13,7 +13,7 @@
 #include "core/check.h"
 
 enum { DIR_FWD, DIR_BWD_DATA, DIR_BWD_FILTER, DIR_COUNT };
-enum { MAX_PORTS = 4, CACHE_SIZE = 32 };
+enum { MAX_PORTS = 4, CACHE_SIZE = 64 };
 
 /* One tensor crossing the boundary. `user` wraps the caller's plain buffer;
  * `inner` is the layout the primitive computes in. When the two differ, or
@@ -52,7 +52,7 @@ static struct {
     pthread_mutex_t lock;
     dnnl_engine_t engine;
     dnnl_stream_t stream;
-    int plain;
+    lg_dnnl_layout layout;
     int next_victim;
     entry cache[CACHE_SIZE];
     void *scratch;
@@ -115,11 +115,13 @@ typedef struct {
     dnnl_dims_t strides, pad_l, pad_r;
 } conv_mds;
 
-static lg_status make_mds(const lg_conv_desc *d, int plain, conv_mds *m) {
+static lg_status make_mds(const lg_conv_desc *d, lg_dnnl_layout layout, conv_mds *m) {
     dnnl_dims_t src = {d->n, d->ci, d->hi, d->wi}, wei = {d->co, d->ci, d->kh, d->kw};
     dnnl_dims_t dst = {d->n, d->co, d->ho, d->wo}, bias = {d->co};
-    dnnl_format_tag_t act = plain == 2 ? dnnl_nhwc : plain ? dnnl_nchw : dnnl_format_tag_any;
-    dnnl_format_tag_t filt = plain == 1 ? dnnl_oihw : dnnl_format_tag_any;
+    dnnl_format_tag_t act = layout == LG_DNNL_LAYOUT_NCHW   ? dnnl_nchw
+                            : layout == LG_DNNL_LAYOUT_NHWC ? dnnl_nhwc
+                                                            : dnnl_format_tag_any;
+    dnnl_format_tag_t filt = layout == LG_DNNL_LAYOUT_NCHW ? dnnl_oihw : dnnl_format_tag_any;
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->src, 4, src, dnnl_f32, dnnl_nchw), "src desc");
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->wei, 4, wei, dnnl_f32, dnnl_oihw), "weights desc");
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->bias, 1, bias, dnnl_f32, dnnl_x), "bias desc");
@@ -152,10 +154,11 @@ static lg_status create_pd(dnnl_primitive_desc_t *pd, const void *op_desc,
     return LG_OK;
 }
 
-static lg_status create_fwd_pd(const lg_conv_desc *d, int plain, dnnl_primitive_desc_t *pd) {
+static lg_status create_fwd_pd(const lg_conv_desc *d, lg_dnnl_layout layout,
+                               dnnl_primitive_desc_t *pd) {
     conv_mds m;
     dnnl_convolution_desc_t cd;
-    LG_TRY(make_mds(d, plain, &m));
+    LG_TRY(make_mds(d, layout, &m));
     DNNL_TRY(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training,
                                                 dnnl_convolution_direct, &m.csrc, &m.cwei,
                                                 &m.cbias, &m.cdst, m.strides, m.pad_l, m.pad_r),
@@ -279,7 +282,7 @@ static lg_status op_build(const entry *e, int dir, const_dnnl_primitive_desc_t p
 static lg_status op_create(entry *e, int dir) {
     conv_mds m;
     dnnl_primitive_desc_t pd = e->fwd_hint;
-    LG_TRY(make_mds(&e->d, g.plain, &m));
+    LG_TRY(make_mds(&e->d, g.layout, &m));
     if (dir != DIR_FWD) LG_TRY(create_dir_pd(e, dir, &m, &pd));
     lg_status st = op_build(e, dir, pd, &m, &e->op[dir]);
     if (pd != e->fwd_hint) dnnl_primitive_desc_destroy(pd);
@@ -321,7 +324,7 @@ static lg_status get_op(const lg_conv_desc *d, int dir, conv_op **out) {
         e = &g.cache[g.next_victim];
         g.next_victim = (g.next_victim + 1) % CACHE_SIZE;
         entry_destroy(e);
-        LG_TRY(create_fwd_pd(d, g.plain, &e->fwd_hint));
+        LG_TRY(create_fwd_pd(d, g.layout, &e->fwd_hint));
         e->d = *d;
         e->nthr = nthr;
         e->used = 1;
@@ -437,10 +440,10 @@ static void release_locked(void) {
     g.scratch_bytes = 0;
 }
 
-void lg_dnnl_conv_set_plain(int plain) {
+void lg_dnnl_conv_set_layout(lg_dnnl_layout layout) {
     pthread_mutex_lock(&g.lock);
-    if (g.plain != plain) release_locked();
-    g.plain = plain;
+    if (g.layout != layout) release_locked();
+    g.layout = layout;
     pthread_mutex_unlock(&g.lock);
 }
 

@@ -36,10 +36,13 @@ lg_status lg_dnnl_conv_bwd_filter(const lg_conv_desc *d, const float *x, const f
  * so that the first training step is not the one that pays for them. */
 lg_status lg_dnnl_conv_prepare(const lg_conv_desc *d);
 
-/* Layout oneDNN computes in: 0 (default) lets it choose blocked layouts and
- * reorders at the boundary; 1 forces plain NCHW/OIHW everywhere (no
- * reorders, slower kernels). Changing it empties the cache. For benches. */
-void lg_dnnl_conv_set_plain(int plain);
+/* The layouts oneDNN computes in. ANY (the default) lets it choose (nChw16c
+ * blocked on AVX-512) and reorders at the boundary; NCHW forces the callers'
+ * layout everywhere (no reorders, slower kernels); NHWC holds activations
+ * channels-last (PyTorch's faster format) with weights free. Changing it
+ * empties the cache. For benches and tests (bench/README.md has figures). */
+typedef enum { LG_DNNL_LAYOUT_ANY = 0, LG_DNNL_LAYOUT_NCHW, LG_DNNL_LAYOUT_NHWC } lg_dnnl_layout;
+void lg_dnnl_conv_set_layout(lg_dnnl_layout layout);
 
 /* Destroys every cached primitive and the scratch (tests, leak checks). */
 void lg_dnnl_conv_release(void);
