@@ -21,10 +21,10 @@ CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter $(OPT) -fopenmp \
            -Iinclude -Isrc -I$(BLASINC) -MMD -MP
 LDFLAGS += $(OPT) -fopenmp -L$(BLASDIR) -Wl,-rpath,$(BLASDIR)
-LDLIBS  += -lopenblas -ldnnl -lpng -ljpeg -ljansson -lz -lm -lpthread
+LDLIBS  += -lopenblas -ldnnl -lpng -ljpeg -ljansson -lmicrohttpd -lsqlite3 -lz -lm -lpthread
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/backend/*.c src/backend/*/*.c src/nn/*.c \
-              src/pyramid/*.c src/gan/*.c src/data/*.c src/io/*.c src/eval/*.c src/dist/*.c))
+              src/pyramid/*.c src/gan/*.c src/data/*.c src/io/*.c src/eval/*.c src/dist/*.c src/study/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC:= $(sort $(wildcard bench/*.c))
@@ -48,6 +48,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# The study page is assembled into page.o (.incbin), which -MMD cannot see.
+$(BUILD)/src/study/page.o: src/study/page.html
+
 $(BUILD)/liblapgan.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -63,15 +66,10 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/liblapgan.a
 
 # The README's two commands.
 test:
-	@scripts/deps.sh test
-	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory SAN=1 all
-	@tests/run.sh $(BUILD) build-san
+	@scripts/test.sh
 
 demo:
-	@scripts/deps.sh build
-	@$(MAKE) --no-print-directory all
-	@scripts/demo.sh $(BUILD)
+	@scripts/demo.sh
 
 bench:
 	@scripts/deps.sh torch

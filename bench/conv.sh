@@ -7,12 +7,13 @@
 # min-max, GFLOP/s, % of the measured fp32 FMA peak and speed vs PyTorch
 # (PyTorch time / our time; > 1 means ours is faster).
 #
-#   bench/conv.sh [BUILD_DIR=build] [PAIRS=5]      (THREADS=2 by default)
+#   bench/conv.sh [BUILD_DIR=build] [PAIRS=5]
+#   env: THREADS (2), IMPLS (im2col,dnnl,dnnl_nchw,dnnl_nhwc)
 set -euo pipefail
 build=${1:-build}
 pairs=${2:-5}
 threads=${THREADS:-2}
-ours=("$build/bench/conv_bench" --threads "$threads")
+ours=("$build/bench/conv_bench" --threads "$threads" --impl "${IMPLS:-im2col,dnnl,dnnl_nchw,dnnl_nhwc}")
 ref=(/usr/bin/python3 bench/ref/conv_bench.py --threads "$threads")
 for f in "$build/bench/conv_bench" "$build/bench/peak_fma"; do
     [[ -x $f ]] || { echo "conv.sh: $f missing; run make BUILD=$build" >&2; exit 1; }
@@ -30,7 +31,7 @@ for ((i = 1; i <= pairs; i++)); do
 done
 "$build/bench/peak_fma" "$threads" >>"$tmp/peak"
 
-echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(lscpu | sed -n 's/^Model name: *//p'), $threads threads, $pairs pairs"
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(lscpu | sed -n 's/^Model name: *//p'), $threads threads, $pairs pairs, load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 /usr/bin/python3 - "$tmp/peak" "$tmp/ours" "$tmp/ref" <<'PY'
 import re, statistics, sys
 from collections import defaultdict

@@ -7,7 +7,7 @@
  * layers of the cifar10 preset (batch 128, 28x28 and 14x14, 3-4 channel
  * inputs and outputs), which decide where the cpu backend uses oneDNN.
  *
- *   build-x/bench/conv_bench [--threads N] [--reps R] [--impl NAME] [--shape HW]
+ *   build-x/bench/conv_bench [--threads N] [--reps R] [--impl NAME,...] [--shape HW]
  *                            [--set main|cifar]
  *
  * Prints "RESULT impl shape direction median_ms gflops gflop" lines, shape
@@ -47,6 +47,14 @@ static void run_dnnl(problem *p, int dir) {
         fprintf(stderr, "conv_bench: %s\n", lg_errmsg());
         exit(1);
     }
+}
+
+/* Whether name is one of the comma-separated names in list (NULL: all). */
+static int listed(const char *list, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (!strncmp(p, name, n) && (p[n] == ',' || p[n] == 0)) return 1;
+    return !list;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -112,7 +120,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--shape")) only_hw = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--set")) set = argv[i + 1];
         else {
-            fprintf(stderr, "usage: %s [--threads N] [--reps R] [--impl im2col|dnnl|dnnl_nchw|dnnl_nhwc] "
+            fprintf(stderr, "usage: %s [--threads N] [--reps R] [--impl im2col,dnnl,dnnl_nchw,dnnl_nhwc] "
                             "[--shape HW] [--set main|cifar]\n", argv[0]);
             return 2;
         }
@@ -146,7 +154,7 @@ int main(int argc, char **argv) {
         char name[64];
         snprintf(name, sizeof name, "%dx%dx%dx%d>%d", p.d.n, p.d.ci, p.d.hi, p.d.wi, p.d.co);
         for (size_t k = 0; k < sizeof impls / sizeof *impls; k++) {
-            if (only_impl && strcmp(only_impl, impls[k].name)) continue;
+            if (!listed(only_impl, impls[k].name)) continue;
             lg_dnnl_conv_set_layout(impls[k].layout);
             double total = 0;
             for (int dir = 0; dir < NDIR; dir++) {

@@ -2,7 +2,7 @@
 # Installs the Debian packages lapgan needs, only when one is missing.
 # Usage: scripts/deps.sh [build|test|torch]   (build is the default)
 set -euo pipefail
-want=(build-essential pkg-config zlib1g-dev libpng-dev libjpeg62-turbo-dev
+want=(build-essential make pkg-config zlib1g-dev libpng-dev libjpeg62-turbo-dev
       libopenblas-openmp-dev libdnnl-dev libjansson-dev dataset-fashion-mnist)
 case "${1:-build}" in
   build) ;;

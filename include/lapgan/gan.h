@@ -169,6 +169,12 @@ typedef struct {
     /* Polled between steps; when it becomes non-zero the trainer writes a
      * checkpoint and returns LG_ERR_INTERRUPTED. */
     volatile int *stop;
+    /* Called (with progress_ud) when a level stops on a numeric fault: NaN
+     * or Inf in a loss, or in the weights about to be checkpointed. That
+     * level's last good checkpoint is kept (never overwritten), the other
+     * levels go on and are saved, and lg_train then returns LG_ERR_NUMERIC.
+     * msg is one line naming the level, the step and how to resume. */
+    void (*level_stopped)(void *ud, int level, int64_t step, const char *msg);
 } lg_train_cfg;
 
 lg_status lg_train(const lg_model_desc *m, const lg_dataset *ds, const lg_train_cfg *cfg);

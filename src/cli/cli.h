@@ -32,10 +32,32 @@ int lg_cli_float(const char *cmd, const char *flag, const char *s, double lo, do
 /* True when s is -h or --help. */
 int lg_cli_is_help(const char *s);
 
+/* Option parsers of the subcommands, apart so they can be fuzzed: they
+ * print usage errors but run nothing. They return LG_EXIT_OK,
+ * LG_EXIT_USAGE (message printed) or LG_CLI_HELP (-h/--help seen). */
+enum { LG_CLI_HELP = -1 };
+
+typedef struct {
+    const char *data, *preset, *out, *filter;
+    int cc, dcgan, resume, print_model, quiet, backend;
+    long levels_mask, steps, batch, threads, ckpt_every, sample_every, log_every;
+    double epochs;
+    unsigned long long seed;
+} lg_train_opts;
+int lg_cli_parse_train(int argc, char **argv, lg_train_opts *o);
+
+typedef struct {
+    const char *model, *out, *chain;
+    long n, cls, per_row, rows, threads, seed;
+} lg_sample_opts;
+int lg_cli_parse_sample(int argc, char **argv, lg_sample_opts *o);
+
 int lg_cmd_selfcheck(int argc, char **argv);
 int lg_cmd_pyramid(int argc, char **argv);
 int lg_cmd_train(int argc, char **argv);
 int lg_cmd_sample(int argc, char **argv);
 int lg_cmd_info(int argc, char **argv);
 int lg_cmd_classifier(int argc, char **argv);
+int lg_cmd_serve(int argc, char **argv);
+int lg_cmd_study(int argc, char **argv);
 #endif

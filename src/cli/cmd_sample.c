@@ -74,30 +74,41 @@ static lg_status write_chain(const char *path, const lg_model_desc *d, const lg_
     return st;
 }
 
-int lg_cmd_sample(int argc, char **argv) {
-    const char *model = NULL, *out = NULL, *chain = NULL;
-    long n = 100, cls = -1, per_row = 10, rows = 8, threads = 0, seed = 1;
+int lg_cli_parse_sample(int argc, char **argv, lg_sample_opts *o) {
+    *o = (lg_sample_opts){.n = 100, .cls = -1, .per_row = 10, .rows = 8, .seed = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int r = 0;
-        if (lg_cli_is_help(a)) {
-            usage(stdout);
-            return LG_EXIT_OK;
-        } else if (!strcmp(a, "--model") && v) model = v;
-        else if ((!strcmp(a, "-o") || !strcmp(a, "--out")) && v) out = v;
-        else if (!strcmp(a, "--chain") && v) chain = v;
-        else if (!strcmp(a, "-n") || !strcmp(a, "--count")) r = lg_cli_int("sample", a, v, 1, 100000, &n);
-        else if (!strcmp(a, "--seed")) r = lg_cli_int("sample", a, v, 0, 0x7fffffffffffffffL, &seed);
-        else if (!strcmp(a, "--class")) r = lg_cli_int("sample", a, v, 0, LG_MAX_CLASSES - 1, &cls);
-        else if (!strcmp(a, "--per-row")) r = lg_cli_int("sample", a, v, 1, 1000, &per_row);
-        else if (!strcmp(a, "--chain-rows")) r = lg_cli_int("sample", a, v, 1, 64, &rows);
-        else if (!strcmp(a, "--threads")) r = lg_cli_int("sample", a, v, 1, 1024, &threads);
+        if (lg_cli_is_help(a)) return LG_CLI_HELP;
+        else if (!strcmp(a, "--model") && v) o->model = v;
+        else if ((!strcmp(a, "-o") || !strcmp(a, "--out")) && v) o->out = v;
+        else if (!strcmp(a, "--chain") && v) o->chain = v;
+        else if (!strcmp(a, "-n") || !strcmp(a, "--count")) r = lg_cli_int("sample", a, v, 1, 100000, &o->n);
+        else if (!strcmp(a, "--seed")) r = lg_cli_int("sample", a, v, 0, 0x7fffffffffffffffL, &o->seed);
+        else if (!strcmp(a, "--class")) r = lg_cli_int("sample", a, v, 0, LG_MAX_CLASSES - 1, &o->cls);
+        else if (!strcmp(a, "--per-row")) r = lg_cli_int("sample", a, v, 1, 1000, &o->per_row);
+        else if (!strcmp(a, "--chain-rows")) r = lg_cli_int("sample", a, v, 1, 64, &o->rows);
+        else if (!strcmp(a, "--threads")) r = lg_cli_int("sample", a, v, 1, 1024, &o->threads);
         else return lg_cli_usage_error("sample", v || a[0] != '-' ? "unknown option '%s'"
                                                                    : "%s needs a value", a);
         if (r) return r;
         i++;
     }
-    if (!model) return lg_cli_usage_error("sample", "--model RUN_DIR is required");
+    if (!o->model) return lg_cli_usage_error("sample", "--model RUN_DIR is required");
+    return LG_EXIT_OK;
+}
+
+int lg_cmd_sample(int argc, char **argv) {
+    lg_sample_opts o;
+    int r = lg_cli_parse_sample(argc, argv, &o);
+    if (r == LG_CLI_HELP) {
+        usage(stdout);
+        return LG_EXIT_OK;
+    }
+    if (r) return r;
+    const char *model = o.model, *out = o.out, *chain = o.chain;
+    const long n = o.n, cls = o.cls, per_row = o.per_row, rows = o.rows, threads = o.threads;
+    const long seed = o.seed;
     lg_set_threads((int)threads);
     lg_model *m;
     lg_status st = lg_model_load(&m, model, LG_BACKEND_CPU);

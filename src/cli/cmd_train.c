@@ -43,10 +43,19 @@ static void usage(FILE *f) {
 }
 
 typedef struct {
-    int tty, nlevels, printed, quiet;
+    int tty, nlevels, printed, quiet, stopped;
     double t0;
     char lines[LG_PYR_MAX_LEVELS][200];
 } lg_progress_view;
+
+/* One line per level stopped on NaN/Inf, whatever --quiet says. */
+static void on_level_stopped(void *ud, int level, int64_t step, const char *msg) {
+    lg_progress_view *v = ud;
+    (void)level, (void)step;
+    fprintf(stderr, "lapgan train: %s\n", msg);
+    v->printed = 0; /* the live block restarts below this line */
+    v->stopped++;
+}
 
 static void fmt_eta(char *b, size_t n, double s) {
     if (!(s >= 0) || s > 1e7) {
@@ -85,14 +94,6 @@ static void on_progress(void *ud, const lg_progress *p) {
     fflush(stderr);
 }
 
-typedef struct {
-    const char *data, *preset, *out, *filter;
-    int cc, dcgan, resume, print_model, quiet, backend;
-    long levels_mask, steps, batch, threads, ckpt_every, sample_every, log_every;
-    double epochs;
-    unsigned long long seed;
-} lg_train_opts;
-
 static int parse_levels(const char *s, long *mask) {
     *mask = 0;
     char buf[256];
@@ -106,17 +107,15 @@ static int parse_levels(const char *s, long *mask) {
     return LG_EXIT_OK;
 }
 
-static int parse(int argc, char **argv, lg_train_opts *o) {
+int lg_cli_parse_train(int argc, char **argv, lg_train_opts *o) {
     *o = (lg_train_opts){.data = "fashion", .preset = "fashion", .steps = 1000, .seed = 1,
                          .ckpt_every = 500, .sample_every = 500, .log_every = 50};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long x;
         int r = LG_EXIT_OK, used = 1;
-        if (lg_cli_is_help(a)) {
-            usage(stdout);
-            exit(LG_EXIT_OK);
-        } else if (!strcmp(a, "--data") && v) o->data = v;
+        if (lg_cli_is_help(a)) return LG_CLI_HELP;
+        else if (!strcmp(a, "--data") && v) o->data = v;
         else if (!strcmp(a, "--preset") && v) o->preset = v;
         else if (!strcmp(a, "--out") && v) o->out = v;
         else if (!strcmp(a, "--filter") && v) o->filter = v;
@@ -156,6 +155,7 @@ static lg_status build_desc(const lg_train_opts *o, const lg_dataset *ds, lg_mod
     if (st != LG_OK) return st;
     if (o->filter && (st = lg_pyr_filter_parse(o->filter, &m->filter)) != LG_OK) return st;
     if (o->dcgan) lg_model_desc_dcgan(m);
+    if (o->batch) m->batch = (int)o->batch;
     if (o->cc) {
         if (!ds || ds->nclasses < 2)
             return lg_error(LG_ERR_ARG, "--class-conditional needs a labelled data set; %s has "
@@ -167,7 +167,11 @@ static lg_status build_desc(const lg_train_opts *o, const lg_dataset *ds, lg_mod
 
 int lg_cmd_train(int argc, char **argv) {
     lg_train_opts o;
-    int r = parse(argc, argv, &o);
+    int r = lg_cli_parse_train(argc, argv, &o);
+    if (r == LG_CLI_HELP) {
+        usage(stdout);
+        return LG_EXIT_OK;
+    }
     if (r) return r;
     lg_set_threads((int)o.threads);
     lg_model_desc m;
@@ -192,7 +196,7 @@ int lg_cmd_train(int argc, char **argv) {
     char out[4096];
     snprintf(out, sizeof out, "%s", o.out ? o.out : "");
     if (!o.out) snprintf(out, sizeof out, "runs/%s%s", m.name, m.nclasses ? "-cc" : "");
-    int batch = o.batch ? (int)o.batch : m.batch;
+    int batch = m.batch;
     int64_t steps = o.steps;
     if (o.epochs > 0) steps = (int64_t)ceil(o.epochs * ds->n / batch);
     char *desc = lg_model_desc_describe(&m);
@@ -207,7 +211,8 @@ int lg_cmd_train(int argc, char **argv) {
                         .batch = batch, .seed = o.seed, .ckpt_every = (int)o.ckpt_every,
                         .sample_every = (int)o.sample_every, .log_every = (int)o.log_every,
                         .resume = o.resume, .backend = (lg_backend_kind)o.backend,
-                        .progress = on_progress, .progress_ud = &view, .stop = &lg_stop};
+                        .progress = on_progress, .progress_ud = &view, .stop = &lg_stop,
+                        .level_stopped = on_level_stopped};
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     st = lg_train(&m, ds, &cfg);
@@ -218,6 +223,7 @@ int lg_cmd_train(int argc, char **argv) {
         fprintf(stderr, "lapgan train: %s\n", lg_errmsg());
         return 130;
     }
+    if (st == LG_ERR_NUMERIC && view.stopped) return LG_EXIT_FAIL; /* lines printed */
     if (st != LG_OK) return lg_cli_fail("train", st);
     if (!o.quiet)
         fprintf(stderr, "done: checkpoints %s/level_*.safetensors, samples %s/samples/\n", out, out);

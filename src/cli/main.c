@@ -9,6 +9,8 @@ static const lg_cli_cmd lg_cmds[] = {
     {"selfcheck", lg_cmd_selfcheck, "quick check that this build computes correctly"},
     {"pyramid", lg_cmd_pyramid, "draw an image's Laplacian pyramid as a PNG"},
     {"classifier", lg_cmd_classifier, "train or evaluate the evaluation classifier"},
+    {"serve", lg_cmd_serve, "run the human real-vs-generated study in a web server"},
+    {"study", lg_cmd_study, "report the human study's judgements"},
 };
 
 static void usage(FILE *f) {

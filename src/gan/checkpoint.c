@@ -4,6 +4,7 @@
  * the flat optimiser state. Metadata (strings): format, model (JSON), level,
  * step, seed, RNG states, optimiser step counts, data iterator state. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,8 +78,36 @@ static lg_status write_all(const lg_level *lv, const lg_level_extra *ex, lg_st_w
     return lg_st_writer_write(w, path);
 }
 
+/* A checkpoint holding NaN or Inf could never be trained on or sampled
+ * from, and writing it would replace the last good one: refuse. */
+static lg_status check_finite(const lg_level *lv, const char *part, const char *what,
+                              const float *x, size_t n, const char *path) {
+    size_t bad = 0;
+    while (bad < n && isfinite(x[bad])) bad++;
+    LG_CHECK(bad == n, LG_ERR_NUMERIC,
+             "level %d step %lld: %s %s hold %s (value %zu of %zu); %s not written", lv->k,
+             (long long)lv->step, part, what, isnan(x[bad]) ? "NaN" : "Inf", bad, n, path);
+    return LG_OK;
+}
+
+static lg_status check_level_finite(const lg_level *lv, const char *path) {
+    for (int i = 0; i < LG_PART_COUNT; i++) {
+        const lg_part *p = &lv->part[i];
+        if (!p->net) continue;
+        size_t n;
+        const float *x = lg_net_params(p->net, &n);
+        LG_TRY(check_finite(lv, p->name, "weights", x, n, path));
+        x = lg_net_buffers(p->net, &n);
+        LG_TRY(check_finite(lv, p->name, "buffers", x, n, path));
+        x = lg_optim_state(p->opt, &n);
+        LG_TRY(check_finite(lv, p->name, "optimiser state", x, n, path));
+    }
+    return LG_OK;
+}
+
 lg_status lg_level_save(const lg_level *lv, const lg_level_extra *extra, const char *path) {
     LG_CHECK(lv && path, LG_ERR_ARG, "lg_level_save: NULL argument");
+    LG_TRY(check_level_finite(lv, path));
     lg_st_writer *w;
     LG_TRY(lg_st_writer_new(&w));
     lg_status st = write_all(lv, extra, w, path);

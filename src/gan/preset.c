@@ -56,8 +56,8 @@ static void base(lg_model_desc *m, const char *name, int c, int levels) {
  * demo that trains in minutes on 2 cores. */
 static void preset_fashion(lg_model_desc *m) {
     base(m, "fashion", 1, 3);
-    m->level[0] = conv_level(28, 5, 5, 5, 64, 64, 0.5f);
-    m->level[1] = conv_level(14, 5, 5, 5, 64, 64, 0.5f);
+    m->level[0] = conv_level(28, 5, 5, 5, 32, 32, 0.5f);
+    m->level[1] = conv_level(14, 5, 5, 5, 32, 32, 0.5f);
     m->level[2] = fc_level(7, 100, 600, 300, 0.5f);
 }
 

@@ -25,6 +25,8 @@ typedef struct {
     double wall0; /* wall clock at the last log line */
     lg_level_stats sum;
     int nsum;
+    int64_t saved_step; /* step of its last good checkpoint, -1: none yet */
+    int failed;         /* stopped on a numeric fault */
 } lg_slot;
 
 typedef struct {
@@ -32,6 +34,8 @@ typedef struct {
     const lg_dataset *ds;
     const lg_train_cfg *cfg;
     int batch;
+    int nfailed;
+    char failure[8400]; /* the first stopped level's message */
     lg_slot slot[LG_PYR_MAX_LEVELS];
 } lg_trainer;
 
@@ -98,6 +102,7 @@ static lg_status open_slot(lg_trainer *t, int k) {
     lg_slot *s = &t->slot[k];
     char path[4096];
     s->seed = cfg->seed;
+    s->saved_step = -1;
     LG_TRY(lg_level_new(&s->lv, t->m, k, t->batch, cfg->seed, cfg->backend));
     lg_level_extra ex = {0};
     lg_level_path(path, sizeof path, cfg->run_dir, k);
@@ -105,6 +110,7 @@ static lg_status open_slot(lg_trainer *t, int k) {
     if (resumed) {
         LG_TRY(lg_level_load(s->lv, &ex, path));
         s->seed = ex.seed; /* the run keeps the seed it started with */
+        s->saved_step = lg_level_step_count(s->lv);
     }
     LG_TRY(lg_batcher_new(&s->data, t->ds, t->batch, t->m->crop, data_seed(s->seed, k)));
     if (resumed) LG_TRY(lg_batcher_set_state(s->data, ex.data_epoch, ex.data_cursor));
@@ -129,6 +135,26 @@ static void close_slot(lg_slot *s) {
     memset(s, 0, sizeof *s);
 }
 
+/* A numeric fault (lg_errmsg() says which) stops level k alone. Nothing of
+ * it is saved from now on, so its last good checkpoint stays as it was. */
+static lg_status stop_level(lg_trainer *t, int k) {
+    lg_slot *s = &t->slot[k];
+    char path[4096], msg[sizeof t->failure];
+    lg_level_path(path, sizeof path, t->cfg->run_dir, k);
+    if (s->saved_step >= 0)
+        snprintf(msg, sizeof msg, "%s; level %d stopped, its last good checkpoint (step %lld, "
+                 "%s) is kept: resume with --resume", lg_errmsg(), k,
+                 (long long)s->saved_step, path);
+    else
+        snprintf(msg, sizeof msg, "%s; level %d stopped before its first checkpoint: "
+                 "--resume restarts it from step 0", lg_errmsg(), k);
+    s->failed = 1;
+    if (!t->nfailed++) snprintf(t->failure, sizeof t->failure, "%s", msg);
+    if (t->cfg->level_stopped)
+        t->cfg->level_stopped(t->cfg->progress_ud, k, lg_level_step_count(s->lv), msg);
+    return LG_OK;
+}
+
 static lg_status save_slot(lg_trainer *t, int k) {
     lg_slot *s = &t->slot[k];
     lg_level_extra ex = {.seed = s->seed};
@@ -138,7 +164,10 @@ static lg_status save_slot(lg_trainer *t, int k) {
     lg_level_path(path, sizeof path, t->cfg->run_dir, k);
     LG_CHECK(fflush(s->log) == 0, LG_ERR_IO, "%s/log_level_%d.jsonl: write failed (%s)",
              t->cfg->run_dir, k, strerror(errno));
-    return lg_level_save(s->lv, &ex, path);
+    lg_status st = lg_level_save(s->lv, &ex, path);
+    if (st == LG_ERR_NUMERIC) return stop_level(t, k);
+    if (st == LG_OK) s->saved_step = lg_level_step_count(s->lv);
+    return st;
 }
 
 static lg_status write_grid(const char *path, const float *x, int n, int c, int s, int per_row) {
@@ -182,7 +211,7 @@ static lg_status level_figure(lg_trainer *t, int k) {
 static lg_status model_figure(lg_trainer *t, int64_t step) {
     lg_level *lv[LG_PYR_MAX_LEVELS];
     for (int k = 0; k < t->m->levels; k++)
-        if (!(lv[k] = t->slot[k].lv)) return LG_OK;
+        if (!(lv[k] = t->slot[k].lv) || t->slot[k].failed) return LG_OK;
     lg_model *mod;
     LG_TRY(lg_model_wrap(&mod, t->m, lv));
     const int per_row = 10, n = t->m->nclasses ? t->m->nclasses * per_row : 100;
@@ -236,8 +265,10 @@ static lg_status step_slot(lg_trainer *t, int k) {
     double t0 = lg_time_s();
     LG_TRY(lg_batcher_next(s->data, s->x, s->y));
     double epoch = lg_batcher_epoch(s->data);
-    LG_TRY(lg_level_train_step(s->lv, s->x, t->m->nclasses ? s->y : NULL, t->batch,
-                               floor(epoch), &st));
+    lg_status e = lg_level_train_step(s->lv, s->x, t->m->nclasses ? s->y : NULL, t->batch,
+                                      floor(epoch), &st);
+    if (e == LG_ERR_NUMERIC) return stop_level(t, k);
+    LG_TRY(e);
     s->t_sum += lg_time_s() - t0;
     s->sum.d_loss += st.d_loss, s->sum.g_loss += st.g_loss;
     s->sum.d_real_acc += st.d_real_acc, s->sum.d_fake_acc += st.d_fake_acc;
@@ -247,6 +278,7 @@ static lg_status step_slot(lg_trainer *t, int k) {
     const int last = step == cfg->steps;
     if (last || (cfg->log_every > 0 && step % cfg->log_every == 0)) log_line(t, k, epoch);
     if (!last && cfg->ckpt_every > 0 && step % cfg->ckpt_every == 0) LG_TRY(save_slot(t, k));
+    if (s->failed) return LG_OK;
     if (last || (cfg->sample_every > 0 && step % cfg->sample_every == 0))
         LG_TRY(level_figure(t, k));
     return LG_OK;
@@ -258,8 +290,8 @@ static lg_status run(lg_trainer *t, unsigned mask) {
         int active = 0;
         int64_t common = -1; /* step all levels reached, for the model figure */
         for (int k = 0; k < t->m->levels; k++) {
-            if (!(mask >> k & 1)) continue;
             lg_slot *s = &t->slot[k];
+            if (!(mask >> k & 1) || s->failed) continue;
             if (lg_level_step_count(s->lv) < cfg->steps) {
                 active = 1;
                 LG_TRY(step_slot(t, k));
@@ -273,7 +305,7 @@ static lg_status run(lg_trainer *t, unsigned mask) {
             LG_TRY(model_figure(t, common));
         if (cfg->stop && *cfg->stop) {
             for (int k = 0; k < t->m->levels; k++)
-                if (mask >> k & 1) LG_TRY(save_slot(t, k));
+                if (mask >> k & 1 && !t->slot[k].failed) LG_TRY(save_slot(t, k));
             return lg_error(LG_ERR_INTERRUPTED, "interrupted: checkpoints saved in %s (resume "
                             "with --resume)", cfg->run_dir);
         }
@@ -300,8 +332,12 @@ lg_status lg_train(const lg_model_desc *m, const lg_dataset *ds, const lg_train_
         if (mask >> k & 1) st = open_slot(&t, k);
     if (st == LG_OK) st = run(&t, mask);
     for (int k = 0; k < m->levels && st == LG_OK; k++)
-        if (mask >> k & 1) st = save_slot(&t, k);
-    if (st == LG_OK && mask == all) st = model_figure(&t, cfg->steps);
+        if (mask >> k & 1 && !t.slot[k].failed) st = save_slot(&t, k);
+    if (st == LG_OK && mask == all && !t.nfailed) st = model_figure(&t, cfg->steps);
+    if (st == LG_OK && t.nfailed)
+        st = t.nfailed == 1 ? lg_error(LG_ERR_NUMERIC, "%s", t.failure)
+                            : lg_error(LG_ERR_NUMERIC, "%s (and %d more levels stopped)",
+                                       t.failure, t.nfailed - 1);
     for (int k = 0; k < m->levels; k++) close_slot(&t.slot[k]);
     return st;
 }

@@ -212,6 +212,13 @@ static lg_status plan(lg_net *net, const lg_layer_spec *specs) {
     return LG_OK;
 }
 
+/* Carves n floats off *p, rounded up to 16 so every block stays 64-byte aligned. */
+static float *take(float **p, size_t n) {
+    float *block = *p;
+    *p += (n + 15) & ~(size_t)15;
+    return block;
+}
+
 /* Points every layer at its parameters, buffers and step memory. */
 static lg_status allocate(lg_net *net) {
     const size_t mb = (size_t)net->cfg.max_batch;
@@ -235,17 +242,16 @@ static lg_status allocate(lg_net *net) {
             if (need > ws) ws = need;
         }
     }
-    /* Round each block to 16 floats so every buffer stays 64-byte aligned. */
+    /* slack for take()'s rounding of each block */
     step += 16 * (3 * (size_t)net->nlayers + 4) + 2 * gmax + ws;
     net->mem = lg_alloc_floats(step);
     if (!net->mem) return LG_ERR_NOMEM;
 
     float *p = net->mem;
-#define TAKE(n) (p += ((n) + 15) & ~(size_t)15, p - (((n) + 15) & ~(size_t)15))
-    net->input = TAKE(in0 * mb);
-    net->gbuf[0] = TAKE(gmax);
-    net->gbuf[1] = TAKE(gmax);
-    net->ws = TAKE(ws);
+    net->input = take(&p, in0 * mb);
+    net->gbuf[0] = take(&p, gmax);
+    net->gbuf[1] = take(&p, gmax);
+    net->ws = take(&p, ws);
     const float *prev = net->input;
     size_t po = 0, bo = 0;
     for (int i = 0; i < net->nlayers; i++) {
@@ -265,11 +271,10 @@ static lg_status allocate(lg_net *net) {
             l->rvar = net->buffers + bo + l->ci;
             bo += 2 * (size_t)l->ci;
         }
-        l->y = aliases_input(l->s.kind) ? (float *)prev : TAKE(mb * lg_layer_out_numel(l));
-        if (aux_numel(l, mb)) l->aux = TAKE(aux_numel(l, mb));
+        l->y = aliases_input(l->s.kind) ? (float *)prev : take(&p, mb * lg_layer_out_numel(l));
+        if (aux_numel(l, mb)) l->aux = take(&p, aux_numel(l, mb));
         prev = l->y;
     }
-#undef TAKE
     return LG_OK;
 }
 

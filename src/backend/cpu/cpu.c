@@ -1,6 +1,7 @@
 #include <cblas.h>
 
 #include "backend/cpu/cpu.h"
+#include "backend/cpu/dnnl_conv.h"
 
 /* OpenBLAS reads op(A) and op(B) through the transpose flags, so callers
  * never materialise a transposed copy. */
@@ -14,8 +15,10 @@ const lg_backend lg_backend_cpu_table = {
     .kind = LG_BACKEND_CPU,
     .name = "cpu",
     .gemm = lg_cpu_gemm,
+    /* oneDNN for every convolution: 2.5-3.5x im2col + OpenBLAS on the 5x5
+     * layers (bench/README.md); im2col, with this workspace, is its fallback. */
     .conv_workspace = lg_cpu_im2col_conv_workspace,
-    .conv_fwd = lg_cpu_im2col_conv_fwd,
-    .conv_bwd_data = lg_cpu_im2col_conv_bwd_data,
-    .conv_bwd_filter = lg_cpu_im2col_conv_bwd_filter,
+    .conv_fwd = lg_cpu_dnnl_conv_fwd,
+    .conv_bwd_data = lg_cpu_dnnl_conv_bwd_data,
+    .conv_bwd_filter = lg_cpu_dnnl_conv_bwd_filter,
 };

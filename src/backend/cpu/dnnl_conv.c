@@ -9,6 +9,7 @@
 #include <dnnl.h>
 #include <dnnl_debug.h>
 
+#include "backend/cpu/cpu.h"
 #include "backend/cpu/dnnl_conv.h"
 #include "core/check.h"
 
@@ -45,6 +46,7 @@ typedef struct {
     lg_conv_desc d;
     dnnl_primitive_desc_t fwd_hint; /* backward primitives are built from it */
     int ready[DIR_COUNT];
+    lg_status failed[DIR_COUNT]; /* oneDNN refused: answer at once next time */
     conv_op op[DIR_COUNT];
 } entry;
 
@@ -311,7 +313,9 @@ static void entry_destroy(entry *e) {
 }
 
 /* The op for (d, dir, current thread count), created on first use. The
- * cache is small and evicts round-robin: networks have a handful of shapes. */
+ * cache is small and evicts round-robin: networks have a handful of shapes.
+ * A refusal is cached too, so a caller that falls back to another
+ * implementation does not pay for a failed creation on every call. */
 static lg_status get_op(const lg_conv_desc *d, int dir, conv_op **out) {
     int nthr = omp_get_max_threads();
     entry *e = NULL;
@@ -324,12 +328,18 @@ static lg_status get_op(const lg_conv_desc *d, int dir, conv_op **out) {
         e = &g.cache[g.next_victim];
         g.next_victim = (g.next_victim + 1) % CACHE_SIZE;
         entry_destroy(e);
-        LG_TRY(create_fwd_pd(d, g.layout, &e->fwd_hint));
         e->d = *d;
         e->nthr = nthr;
         e->used = 1;
+        lg_status st = create_fwd_pd(d, g.layout, &e->fwd_hint);
+        for (int i = 0; i < DIR_COUNT; i++) e->failed[i] = st;
+        if (st != LG_OK) return st;
     }
-    if (!e->ready[dir]) LG_TRY(op_create(e, dir));
+    LG_CHECK(e->failed[dir] == LG_OK, e->failed[dir], "oneDNN refused this shape before");
+    if (!e->ready[dir]) {
+        e->failed[dir] = op_create(e, dir);
+        LG_TRY(e->failed[dir]);
+    }
     *out = &e->op[dir];
     return LG_OK;
 }
@@ -430,6 +440,22 @@ lg_status lg_dnnl_conv_prepare(const lg_conv_desc *d) {
     for (int dir = 0; dir < DIR_COUNT && st == LG_OK; dir++) st = get_op(d, dir, &op);
     pthread_mutex_unlock(&g.lock);
     return with_shape(st, d, "dnnl conv prepare");
+}
+
+void lg_cpu_dnnl_conv_fwd(const lg_conv_desc *d, const float *x, const float *w, const float *b,
+                          float *y, float *ws) {
+    if (lg_dnnl_conv_fwd(d, x, w, b, y) != LG_OK) lg_cpu_im2col_conv_fwd(d, x, w, b, y, ws);
+}
+
+void lg_cpu_dnnl_conv_bwd_data(const lg_conv_desc *d, const float *dy, const float *w,
+                               float *dx, float *ws) {
+    if (lg_dnnl_conv_bwd_data(d, dy, w, dx) != LG_OK) lg_cpu_im2col_conv_bwd_data(d, dy, w, dx, ws);
+}
+
+void lg_cpu_dnnl_conv_bwd_filter(const lg_conv_desc *d, const float *x, const float *dy,
+                                 float *dw, float *db, float *ws) {
+    if (lg_dnnl_conv_bwd_filter(d, x, dy, dw, db) != LG_OK)
+        lg_cpu_im2col_conv_bwd_filter(d, x, dy, dw, db, ws);
 }
 
 static void release_locked(void) {

@@ -44,6 +44,18 @@ lg_status lg_dnnl_conv_prepare(const lg_conv_desc *d);
 typedef enum { LG_DNNL_LAYOUT_ANY = 0, LG_DNNL_LAYOUT_NCHW, LG_DNNL_LAYOUT_NHWC } lg_dnnl_layout;
 void lg_dnnl_conv_set_layout(lg_dnnl_layout layout);
 
+/* The cpu backend's table entries (op-table signatures): oneDNN, and the
+ * im2col + OpenBLAS path of cpu.h with the caller's workspace when oneDNN
+ * refuses a shape or runs out of memory. oneDNN fails in practice only while
+ * creating primitives, before any output is touched, so a fallback does not
+ * add dw twice. */
+void lg_cpu_dnnl_conv_fwd(const lg_conv_desc *d, const float *x, const float *w, const float *b,
+                          float *y, float *ws);
+void lg_cpu_dnnl_conv_bwd_data(const lg_conv_desc *d, const float *dy, const float *w,
+                               float *dx, float *ws);
+void lg_cpu_dnnl_conv_bwd_filter(const lg_conv_desc *d, const float *x, const float *dy,
+                                 float *dw, float *db, float *ws);
+
 /* Destroys every cached primitive and the scratch (tests, leak checks). */
 void lg_dnnl_conv_release(void);
 #endif
