@@ -64,6 +64,50 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/liblapgan.a
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/liblapgan.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Replays the fuzz corpus and saved crashes; its CLI harness needs the parsers.
+$(BUILD)/tests/test_fuzz_replay: $(BUILD)/tests/test_fuzz_replay.o \
+                                  $(filter-out %/main.o,$(CLI_OBJ)) $(BUILD)/liblapgan.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Fuzzing (clang + libFuzzer, docs/RELIABILITY.md): one harness per parser of
+# outside bytes (fuzz/fuzz_*.c), the library rebuilt with clang in build-fuzz.
+#   make fuzz        build the harnesses
+#   make fuzz-ci     run each for FUZZ_SECONDS (20) from fuzz/corpus/<name>
+#   make fuzz-long   the same for FUZZ_LONG_SECONDS (600) each
+FUZZ_CC     ?= clang
+FUZZ_BUILD  ?= build-fuzz
+FUZZ_SECONDS ?= 20
+FUZZ_LONG_SECONDS ?= 600
+FUZZ_FLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+               -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-pass-failed $(FUZZ_FLAGS) -fopenmp \
+               -Iinclude -Isrc -I$(BLASINC) -MMD -MP
+FUZZ_NAMES  := $(patsubst fuzz/fuzz_%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
+FUZZ_BINS   := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+FUZZ_OBJ    := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(LIB_SRC) $(filter-out %/main.c,$(CLI_SRC)))
+
+# Objects that only pattern rules mention would be deleted as intermediates.
+.SECONDARY: $(FUZZ_OBJ) $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz/fuzz_%.o)
+.PHONY: fuzz fuzz-ci fuzz-long fuzz-seeds
+fuzz: $(FUZZ_BINS)
+fuzz-seeds: $(BUILD)/liblapgan.a
+	$(CC) $(CFLAGS) -Ifuzz -o $(BUILD)/make_seeds fuzz/make_seeds.c $(LDFLAGS) $^ $(LDLIBS)
+	$(BUILD)/make_seeds fuzz/corpus
+fuzz-ci: fuzz
+	@fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+fuzz-long: fuzz
+	@fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_LONG_SECONDS)
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/src/study/page.o: src/study/page.html
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -fopenmp -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) \
+	    -o $@ $^ $(LDLIBS)
+
 # The README's two commands.
 test:
 	@scripts/test.sh
@@ -77,6 +121,7 @@ bench:
 	@bench/run.sh $(BUILD)
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
+-include $(wildcard $(FUZZ_BUILD)/*/*.d $(FUZZ_BUILD)/*/*/*.d $(FUZZ_BUILD)/*/*/*/*.d)
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d) $(BENCHES:=.d)

@@ -3,10 +3,11 @@
 # Usage: scripts/deps.sh [build|test|torch]   (build is the default)
 set -euo pipefail
 want=(build-essential make pkg-config zlib1g-dev libpng-dev libjpeg62-turbo-dev
-      libopenblas-openmp-dev libdnnl-dev libjansson-dev dataset-fashion-mnist)
+      libopenblas-openmp-dev libdnnl-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev
+      dataset-fashion-mnist)
 case "${1:-build}" in
   build) ;;
-  test)  want+=(valgrind) ;;
+  test)  want+=(valgrind chromium chromium-driver python3-venv) ;;
   torch) want+=(python3-torch python3-numpy python3-opencv) ;;
   *) echo "deps.sh: unknown set '$1' (build, test, torch)" >&2; exit 2 ;;
 esac

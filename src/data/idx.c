@@ -34,9 +34,9 @@ static lg_status gz_read_all(gzFile f, void *buf, size_t len, size_t *got, size_
             int err;
             const char *msg = gzerror(f, &err);
             return lg_error(LG_ERR_FORMAT,
-                            "%s: truncated or corrupt gzip data: expected %zu bytes "
-                            "(uncompressed), stream broke after %zu: %s",
-                            path, base + len, base + *got, msg);
+                            "%s: truncated or corrupt gzip data: the stream broke after %zu "
+                            "bytes (uncompressed): %s",
+                            path, base + *got, msg);
         }
         if (k == 0) break;
         *got += (size_t)k;
@@ -76,17 +76,40 @@ static lg_status idx_open(gzFile *out, const char *path, uint32_t magic, uint32_
     return LG_OK;
 }
 
-/* Reads exactly len payload bytes and checks nothing follows. */
-static lg_status idx_payload(gzFile f, void *buf, size_t len, size_t header, const char *path) {
-    size_t got;
-    LG_TRY(gz_read_all(f, buf, len, &got, header, path));
-    LG_CHECK(got == len, LG_ERR_FORMAT,
-             "%s: truncated: expected %zu bytes (uncompressed), found %zu", path, len + header,
-             got + header);
+/* Reads exactly len payload bytes into *out (malloc'd) and checks nothing
+ * follows. The buffer grows with the bytes that actually arrive, so a
+ * 16-byte file whose header claims gigabytes costs nothing. */
+static lg_status idx_payload(gzFile f, unsigned char **out, size_t len, size_t header,
+                             const char *path) {
+    size_t cap = len < ((size_t)1 << 20) ? len : (size_t)1 << 20, got = 0, k;
+    unsigned char *buf = malloc(cap ? cap : 1);
+    LG_CHECK(buf, LG_ERR_NOMEM, "%s: out of memory", path);
+    lg_status st;
+    for (;;) {
+        st = gz_read_all(f, buf + got, cap - got, &k, header + got, path);
+        got += k;
+        if (st != LG_OK || got < cap || cap == len) break;
+        cap = len - cap > cap ? 2 * cap : len;
+        unsigned char *grown = realloc(buf, cap);
+        if (!grown) {
+            st = lg_error(LG_ERR_NOMEM, "%s: out of memory for %zu bytes", path, cap);
+            break;
+        }
+        buf = grown;
+    }
+    if (st == LG_OK && got != len)
+        st = lg_error(LG_ERR_FORMAT, "%s: truncated: expected %zu bytes (uncompressed), found %zu",
+                      path, len + header, got + header);
     unsigned char extra;
-    LG_TRY(gz_read_all(f, &extra, 1, &got, header + len, path));
-    LG_CHECK(got == 0, LG_ERR_FORMAT,
-             "%s: trailing bytes after the %zu bytes the header describes", path, len + header);
+    if (st == LG_OK) st = gz_read_all(f, &extra, 1, &k, header + len, path);
+    if (st == LG_OK && k != 0)
+        st = lg_error(LG_ERR_FORMAT, "%s: trailing bytes after the %zu bytes the header describes",
+                      path, len + header);
+    if (st != LG_OK) {
+        free(buf);
+        return st;
+    }
+    *out = buf;
     return LG_OK;
 }
 
@@ -98,15 +121,13 @@ static lg_status load_images(lg_dataset **out, const char *path) {
     if (d[0] == 0 || d[0] > IDX_MAX_COUNT || d[1] == 0 || d[1] > IDX_MAX_SIDE || d[2] == 0 ||
         d[2] > IDX_MAX_SIDE)
         st = lg_error(LG_ERR_FORMAT, "%s: bad dimensions %u x %u x %u", path, d[0], d[1], d[2]);
-    if (st == LG_OK) st = lg_ds_alloc(out, (int)d[0], 1, (int)d[1], (int)d[2], path);
-    if (st == LG_OK) {
-        st = idx_payload(f, (*out)->pixels, (size_t)d[0] * d[1] * d[2], 16, path);
-        if (st != LG_OK) {
-            lg_dataset_free(*out);
-            *out = NULL;
-        }
-    }
+    unsigned char *px = NULL;
+    const size_t len = (size_t)d[0] * d[1] * d[2];
+    if (st == LG_OK) st = idx_payload(f, &px, len, 16, path);
     gzclose(f);
+    if (st == LG_OK) st = lg_ds_alloc(out, (int)d[0], 1, (int)d[1], (int)d[2], path);
+    if (st == LG_OK) memcpy((*out)->pixels, px, len);
+    free(px);
     return st;
 }
 
@@ -118,16 +139,15 @@ static lg_status load_labels(lg_dataset *ds, const char *path) {
     if (n != (uint32_t)ds->n)
         st = lg_error(LG_ERR_FORMAT, "%s: %u labels for %d images in %s", path, n, ds->n,
                       ds->source);
-    unsigned char *lab = st == LG_OK ? lg_alloc(n) : NULL;
-    if (st == LG_OK && !lab) st = LG_ERR_NOMEM;
-    if (st == LG_OK) st = idx_payload(f, lab, n, 8, path);
+    unsigned char *lab = NULL;
+    if (st == LG_OK) st = idx_payload(f, &lab, n, 8, path);
     gzclose(f);
     int maxl = 0;
     for (uint32_t i = 0; st == LG_OK && i < n; i++) {
         ds->labels[i] = lab[i];
         if (lab[i] > maxl) maxl = lab[i];
     }
-    lg_free(lab);
+    free(lab);
     if (st == LG_OK) st = lg_ds_set_classes(ds, maxl + 1, NULL);
     return st;
 }

@@ -2,6 +2,7 @@
  * the paper's section 4 and ../docs/presets.md explain where each number
  * comes from and where the authors' code differs. */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,6 +201,16 @@ lg_status lg_model_desc_validate(const lg_model_desc *m) {
     LG_CHECK(m->noise_hi > m->noise_lo, LG_ERR_ARG, "model '%s': noise range is empty", m->name);
     LG_CHECK(m->opt.lr > 0 && m->opt.lr < 10, LG_ERR_ARG, "model '%s': learning rate %g",
              m->name, m->opt.lr);
+    /* Non-finite numbers could not be written back as JSON (a checkpoint
+     * saved from such a description would not load). */
+    const lg_optim_cfg *o = &m->opt;
+    const float nums[] = {m->noise_lo, m->noise_hi, m->init_std, o->momentum, o->weight_decay,
+                          o->beta1, o->beta2, o->eps, o->lr_decay, o->lr_min, o->mom_step,
+                          o->mom_max};
+    for (int i = 0; i < LG_ARRAY_LEN(nums); i++)
+        LG_CHECK(isfinite(nums[i]), LG_ERR_ARG,
+                 "model '%s': noise range, init_std and optimiser settings must be finite",
+                 m->name);
     return LG_OK;
 }
 

@@ -143,7 +143,7 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned code, const ch
     if (!strncmp(type, "text/html", 9))
         MHD_add_response_header(r, "Content-Security-Policy",
                                 "default-src 'none'; script-src 'unsafe-inline'; style-src "
-                                "'unsafe-inline'; img-src blob:; connect-src 'self'; "
+                                "'unsafe-inline'; img-src blob: data:; connect-src 'self'; "
                                 "form-action 'none'; frame-ancestors 'none'; base-uri 'none'");
     if (cookie) MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, cookie);
     enum MHD_Result ok = MHD_queue_response(c, code, r);
@@ -434,7 +434,7 @@ lg_status lg_study_server_start(lg_study_server **out, lg_study_cfg *cfg, lg_stu
             NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
-            MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+            MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
             MHD_OPTION_LISTEN_BACKLOG_SIZE, 256u, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
             NULL, MHD_OPTION_EXTERNAL_LOGGER, quiet_logger, NULL, MHD_OPTION_END);
         if (!s->d) st = lg_error(LG_ERR_IO, "cannot listen on %s port %d (in use?)", host, port);
