@@ -7,7 +7,8 @@ want=(build-essential make pkg-config zlib1g-dev libpng-dev libjpeg62-turbo-dev
       dataset-fashion-mnist)
 case "${1:-build}" in
   build) ;;
-  test)  want+=(valgrind chromium chromium-driver python3-venv) ;;
+  test)  want+=(valgrind chromium chromium-driver python3-venv
+               clang libclang-rt-14-dev libomp-14-dev) ;;  # clang: fuzz harnesses
   torch) want+=(python3-torch python3-numpy python3-opencv) ;;
   *) echo "deps.sh: unknown set '$1' (build, test, torch)" >&2; exit 2 ;;
 esac

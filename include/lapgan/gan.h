@@ -63,6 +63,8 @@ const char *lg_preset_names(void);
  * lr 2e-4, beta1 0.5, batch norm in G and D hidden layers, LeakyReLU(0.2)
  * in D, N(0, 0.02) initialisation. */
 void lg_model_desc_dcgan(lg_model_desc *m);
+/* Only the DCGAN optimiser (Adam lr 2e-4, beta1 0.5), the nets unchanged. */
+void lg_model_desc_adam(lg_model_desc *m);
 /* Class conditioning with nclasses labels (0 turns it off). */
 void lg_model_desc_class_conditional(lg_model_desc *m, int nclasses);
 /* Checks that sizes decrease, nets fit their inputs, numbers are sane. */

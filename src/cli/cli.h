@@ -31,6 +31,10 @@ int lg_cli_float(const char *cmd, const char *flag, const char *s, double lo, do
                  double *out);
 /* True when s is -h or --help. */
 int lg_cli_is_help(const char *s);
+/* The test split of a training data spec: "fashion[:DIR]" ->
+ * "fashion-test[:DIR]", "cifar10:DIR" -> "cifar10-test:DIR". 0 when the
+ * spec has none. */
+int lg_cli_test_spec(const char *data, char *buf, size_t len);
 
 /* Option parsers of the subcommands, apart so they can be fuzzed: they
  * print usage errors but run nothing. They return LG_EXIT_OK,
@@ -39,7 +43,7 @@ enum { LG_CLI_HELP = -1 };
 
 typedef struct {
     const char *data, *preset, *out, *filter;
-    int cc, dcgan, resume, print_model, quiet, backend;
+    int cc, dcgan, adam, resume, print_model, quiet, backend;
     long levels_mask, steps, batch, threads, ckpt_every, sample_every, log_every;
     double epochs;
     unsigned long long seed;
@@ -61,4 +65,6 @@ int lg_cmd_bench(int argc, char **argv);
 int lg_cmd_classifier(int argc, char **argv);
 int lg_cmd_serve(int argc, char **argv);
 int lg_cmd_study(int argc, char **argv);
+int lg_cmd_eval(int argc, char **argv);
+int lg_cmd_report(int argc, char **argv);
 #endif

@@ -89,19 +89,6 @@ static int parse(int argc, char **argv, opts *o) {
     return LG_EXIT_OK;
 }
 
-/* "fashion[:DIR]" -> "fashion-test[:DIR]", "cifar10:DIR" -> "cifar10-test:DIR". */
-static int default_test_spec(const char *data, char *buf, size_t len) {
-    static const char *const kinds[] = {"fashion", "cifar10"};
-    for (int i = 0; i < 2; i++) {
-        size_t k = strlen(kinds[i]);
-        if (!strncmp(data, kinds[i], k) && (data[k] == 0 || data[k] == ':')) {
-            snprintf(buf, len, "%s-test%s", kinds[i], data + k);
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static int print_epoch(void *user, int epoch, int epochs, double loss, double seconds) {
     printf("epoch %d/%d  loss %.4f  %.1f s\n", epoch, epochs, loss, seconds);
     fflush(stdout);
@@ -113,7 +100,7 @@ static int run_train(const opts *o) {
     lg_classifier *clf = NULL;
     char tspec[512];
     const char *test = o->test;
-    if (!test && default_test_spec(o->data, tspec, sizeof tspec)) test = tspec;
+    if (!test && lg_cli_test_spec(o->data, tspec, sizeof tspec)) test = tspec;
     int c = (int)o->channels, size = (int)o->size;
     lg_status st = lg_dataset_open(&ds, o->data, c, size);
     if (st == LG_OK && test) st = lg_dataset_open(&te, test, c, size);

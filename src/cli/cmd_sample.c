@@ -114,14 +114,17 @@ int lg_cmd_sample(int argc, char **argv) {
     lg_status st = lg_model_load(&m, model, LG_BACKEND_CPU);
     if (st != LG_OK) return lg_cli_fail("sample", st);
     const lg_model_desc *d = lg_model_desc_of(m);
+    /* d lives in m: report before freeing it. */
     if (cls >= 0 && !d->nclasses) {
+        r = lg_cli_usage_error("sample", "--class: model '%s' is not class-conditional", d->name);
         lg_model_free(m);
-        return lg_cli_usage_error("sample", "--class: model '%s' is not class-conditional", d->name);
+        return r;
     }
     if (cls >= d->nclasses && d->nclasses) {
+        r = lg_cli_usage_error("sample", "--class %ld: the model has classes 0 to %d", cls,
+                               d->nclasses - 1);
         lg_model_free(m);
-        return lg_cli_usage_error("sample", "--class %ld: the model has classes 0 to %d", cls,
-                                  d->nclasses - 1);
+        return r;
     }
     const int S = d->level[0].size;
     float *x = lg_alloc_floats((size_t)n * d->c * S * S);

@@ -129,14 +129,19 @@ static int parse(opts *o, int argc, char **argv) {
     return LG_EXIT_OK;
 }
 
-/* Blocks until SIGINT or SIGTERM (blocked in every thread beforehand). */
-static void wait_for_signal(void) {
+static sigset_t stop_signals(void) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    int sig;
-    sigwait(&set, &sig);
+    return set;
+}
+
+/* True when SIGINT or SIGTERM came while they were blocked. */
+static int stop_pending(void) {
+    sigset_t set = stop_signals();
+    struct timespec zero = {0, 0};
+    return sigtimedwait(&set, NULL, &zero) > 0;
 }
 
 int lg_cmd_serve(int argc, char **argv) {
@@ -145,6 +150,11 @@ int lg_cmd_serve(int argc, char **argv) {
               .cfg = {.nexposure = 1, .exposure_ms = {200}}};
     int r = parse(&o, argc, argv);
     if (r) return r < 0 ? LG_EXIT_OK : r;
+    /* Blocked before any thread (OpenMP's, the server's) exists, so that
+     * SIGINT/SIGTERM reach sigwait below and nothing else; one that comes
+     * while the pools are made stops the server before it listens. */
+    sigset_t set = stop_signals();
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     lg_set_threads((int)o.threads);
     lg_study_db *db = NULL;
     lg_study_server *srv = NULL;
@@ -156,12 +166,7 @@ int lg_cmd_serve(int argc, char **argv) {
         st = lg_study_pools_build(&o.cfg, o.data, o.models, o.nmodels, (int)o.pool);
     if (st == LG_OK) st = lg_study_cfg_json(&o.cfg, o.data, &json);
     if (st == LG_OK) st = lg_study_db_config(db, json, &config_id);
-    /* Signals go to sigwait, not to the server's threads. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (st == LG_OK && stop_pending()) st = lg_error(LG_ERR_INTERRUPTED, "interrupted");
     if (st == LG_OK)
         st = lg_study_server_start(&srv, &o.cfg, db, config_id, o.host, (int)o.port,
                                    (int)o.http_threads);
@@ -177,7 +182,8 @@ int lg_cmd_serve(int argc, char **argv) {
         printf("listening on http://%s%s%s:%d/\n", strchr(o.host, ':') ? "[" : "", o.host,
                strchr(o.host, ':') ? "]" : "", lg_study_server_port(srv));
         fflush(stdout);
-        wait_for_signal();
+        int sig;
+        sigwait(&set, &sig);
         lg_study_server_stop(srv);
         printf("stopped: %lld judgements in %s\n", (long long)lg_study_db_count(db), o.db);
     }

@@ -45,17 +45,18 @@ static void print_table(const lg_study_report *r, int kind, const char *title) {
     for (int i = 0; i < r->nrows; i++) {
         const lg_study_row *o = &r->rows[i];
         if ((o->cls != -2 ? 1 : o->exposure_ms != -2 ? 2 : 0) != kind) continue;
+        const int w = kind ? 12 : 0; /* the class or exposure column */
         if (!any++)
-            printf("\n%s\n%-16s %-12s %7s  %11s  %-16s  %9s  %9s\n", title, "source",
-                   kind == 1 ? "class" : kind == 2 ? "exposure" : "", "n", "judged real",
-                   "95% CI (Wilson)", "p vs real", "median RT");
+            printf("\n%s\n%-16s %-*s%s%7s  %11s  %-16s  %9s  %9s\n", title, "source", w,
+                   kind == 1 ? "class" : kind == 2 ? "exposure" : "", kind ? " " : "", "n",
+                   "judged real", "95% CI (Wilson)", "p vs real", "median RT");
         char what[48] = "", pb[24] = "-";
         if (kind == 1) snprintf(what, sizeof what, "%s", class_name(r, o->cls, pb, sizeof pb));
         if (kind == 2 && o->exposure_ms) snprintf(what, sizeof what, "%d ms", o->exposure_ms);
         if (kind == 2 && !o->exposure_ms) snprintf(what, sizeof what, "unlimited");
         snprintf(pb, sizeof pb, isnan(o->p_vs_real) ? "-" : "%.3g", o->p_vs_real);
-        printf("%-16s %-12s %7lld  %11.3f  [%.3f, %.3f]    %9s  %6.0f ms\n", o->source, what,
-               (long long)o->n, o->frac, o->lo, o->hi, pb, o->rt_median_ms);
+        printf("%-16s %-*s%s%7lld  %11.3f  [%.3f, %.3f]    %9s  %6.0f ms\n", o->source, w,
+               what, kind ? " " : "", (long long)o->n, o->frac, o->lo, o->hi, pb, o->rt_median_ms);
     }
 }
 

@@ -24,6 +24,7 @@ static void usage(FILE *f) {
             "  --preset NAME        model (default fashion): %s\n"
             "  --class-conditional  CC-LAPGAN: condition every level on the class label\n"
             "  --dcgan              the DCGAN recipe: Adam 2e-4/0.5, batch norm, LeakyReLU in D\n"
+            "  --adam               Adam lr 2e-4, beta1 0.5 instead of the paper's SGD (nets unchanged)\n"
             "  --filter F           pyramid filter: binomial (paper) or area-bilinear (authors' code)\n"
             "  --levels LIST        levels to train, e.g. 0,1 (default all; 0 is the finest)\n"
             "  --steps N            steps per level (default 1000)\n"
@@ -137,6 +138,7 @@ int lg_cli_parse_train(int argc, char **argv, lg_train_opts *o) {
             used = 0;
             if (!strcmp(a, "--class-conditional")) o->cc = 1;
             else if (!strcmp(a, "--dcgan")) o->dcgan = 1;
+            else if (!strcmp(a, "--adam")) o->adam = 1;
             else if (!strcmp(a, "--resume")) o->resume = 1;
             else if (!strcmp(a, "--print-model")) o->print_model = 1;
             else if (!strcmp(a, "--quiet")) o->quiet = 1;
@@ -154,6 +156,7 @@ static lg_status build_desc(const lg_train_opts *o, const lg_dataset *ds, lg_mod
     lg_status st = lg_preset(o->preset, m);
     if (st != LG_OK) return st;
     if (o->filter && (st = lg_pyr_filter_parse(o->filter, &m->filter)) != LG_OK) return st;
+    if (o->adam) lg_model_desc_adam(m);
     if (o->dcgan) lg_model_desc_dcgan(m);
     if (o->batch) m->batch = (int)o->batch;
     if (o->cc) {

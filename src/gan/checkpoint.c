@@ -148,9 +148,13 @@ static lg_status open_ckpt(const char *path, lg_safetensors **out, lg_model_desc
     const char *fmt = lg_st_meta(st, "format"), *json = lg_st_meta(st, "model");
     lg_status s = LG_OK;
     uint64_t k = 0, n = 0;
-    if (!fmt || strcmp(fmt, LG_CKPT_FORMAT))
+    if (fmt && !strncmp(fmt, "lapgan-level-", 13) && strcmp(fmt, LG_CKPT_FORMAT))
+        s = lg_error(LG_ERR_UNSUPPORTED,
+                     "%s: checkpoint format '%.40s' is not one this build reads ('%s'): it "
+                     "was written by another lapgan version", path, fmt, LG_CKPT_FORMAT);
+    else if (!fmt || strcmp(fmt, LG_CKPT_FORMAT))
         s = lg_error(fmt ? LG_ERR_UNSUPPORTED : LG_ERR_FORMAT,
-                     "%s: not a lapgan level checkpoint (format '%s', expected '%s')", path,
+                     "%s: not a lapgan level checkpoint (format '%.40s', expected '%s')", path,
                      fmt ? fmt : "missing", LG_CKPT_FORMAT);
     else if (!json)
         s = lg_error(LG_ERR_FORMAT, "%s: checkpoint has no model description", path);

@@ -314,6 +314,13 @@ static lg_status check_finite(const lg_level *lv, const char *what, float v) {
     return LG_OK;
 }
 
+/* BCE against lv->targets; a non-finite loss is reported with the level
+ * and step (lg_bce_logits sets *loss before it fails). */
+static lg_status bce(lg_level *lv, const char *what, const float *logits, int B, float *loss) {
+    lg_status st = lg_bce_logits(logits, lv->targets, B, 1.0f, loss, lv->dlogits);
+    return st == LG_ERR_NUMERIC ? check_finite(lv, what, *loss) : st;
+}
+
 static lg_status update(lg_level *lv, int which, double epoch) {
     lg_part *p = &lv->part[which];
     if (!p->net) return LG_OK;
@@ -358,8 +365,7 @@ static lg_status d_step(lg_level *lv, const float *ik, int B, double epoch, lg_l
     const float *logits;
     LG_TRY(run_d(lv, lv->onehot, B, &logits));
     for (int i = 0; i < B; i++) lv->targets[i] = i < half ? 1.0f : 0.0f;
-    LG_TRY(lg_bce_logits(logits, lv->targets, B, 1.0f, &st->d_loss, lv->dlogits));
-    LG_TRY(check_finite(lv, "D loss", st->d_loss));
+    LG_TRY(bce(lv, "D loss", logits, B, &st->d_loss));
     int real_ok = 0, fake_ok = 0;
     for (int i = 0; i < half; i++) real_ok += logits[i] > 0;
     for (int i = half; i < B; i++) fake_ok += logits[i] < 0;
@@ -381,8 +387,7 @@ static lg_status g_step(lg_level *lv, int B, double epoch, lg_level_stats *st) {
     const float *logits;
     LG_TRY(run_d(lv, lv->onehot, B, &logits));
     for (int i = 0; i < B; i++) lv->targets[i] = 1.0f;
-    LG_TRY(lg_bce_logits(logits, lv->targets, B, 1.0f, &st->g_loss, lv->dlogits));
-    LG_TRY(check_finite(lv, "G loss", st->g_loss));
+    LG_TRY(bce(lv, "G loss", logits, B, &st->g_loss));
     LG_TRY(d_backward(lv, B, 0, lv->dh));
     const int plane = lv->ncls && !lv->fc;
     lg_net_zero_grad(G->net);

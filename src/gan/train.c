@@ -186,7 +186,8 @@ static lg_status write_grid(const char *path, const float *x, int n, int c, int 
 static lg_status level_figure(lg_trainer *t, int k) {
     lg_slot *s = &t->slot[k];
     lg_level *lv = s->lv;
-    const int n = 8, c = t->m->c, sz = lv->s;
+    /* The last batch holds t->batch images: never read past it. */
+    const int n = t->batch < 8 ? t->batch : 8, c = t->m->c, sz = lv->s;
     const size_t img = lv->img;
     float *buf = lg_alloc_floats(3 * n * img);
     if (!buf) return LG_ERR_NOMEM;

@@ -138,7 +138,8 @@ static lg_status parse_entry(const lg_safetensors *st, const char *name, json_t 
              "%s: tensor '%s' data_offsets [%llu, %llu] end before begin", f, name,
              (unsigned long long)*begin, (unsigned long long)*end);
     LG_CHECK(*end <= st->data_len, LG_ERR_FORMAT,
-             "%s: tensor '%s' data_offsets end %llu is beyond the %zu-byte data area", f, name,
+             "%s: tensor '%s' data_offsets end %llu is beyond the %zu-byte data area "
+             "(truncated file?)", f, name,
              (unsigned long long)*end, st->data_len);
     LG_CHECK(*end - *begin == numel * 4, LG_ERR_FORMAT,
              "%s: tensor '%s' has %llu bytes for %llu F32 elements (%llu bytes)", f, name,

@@ -56,7 +56,9 @@ static lg_status prepare(lg_study_db *db, const char *sql, sqlite3_stmt **out) {
 
 static lg_status check_schema(lg_study_db *db) {
     sqlite3_stmt *q;
-    LG_TRY(prepare(db, "SELECT value FROM meta WHERE key='schema'", &q));
+    if (sqlite3_prepare_v2(db->h, "SELECT value FROM meta WHERE key='schema'", -1, &q, NULL))
+        return lg_error(LG_ERR_FORMAT, "%s: not a lapgan study database (%s)", db->path,
+                        sqlite3_errmsg(db->h));
     lg_status st = LG_OK;
     if (sqlite3_step(q) != SQLITE_ROW)
         st = lg_error(LG_ERR_FORMAT, "%s: not a lapgan study database", db->path);
@@ -67,13 +69,22 @@ static lg_status check_schema(lg_study_db *db) {
     return st;
 }
 
+/* A new (empty) file gets the schema; anything else must already be ours. */
+static int is_empty(lg_study_db *db) {
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(db->h, "SELECT COUNT(*) FROM sqlite_master", -1, &q, NULL)) return 0;
+    int empty = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 0;
+    sqlite3_finalize(q);
+    return empty;
+}
+
 static lg_status db_setup(lg_study_db *db, int create, int sync_full) {
     /* The first statement reads the header: a corrupt file fails here. */
     LG_TRY(exec(db, "PRAGMA journal_mode=WAL"));
     LG_TRY(exec(db, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
     LG_TRY(exec(db, "PRAGMA foreign_keys=ON"));
     sqlite3_busy_timeout(db->h, 10000);
-    if (create) LG_TRY(exec(db, schema));
+    if (create && is_empty(db)) LG_TRY(exec(db, schema));
     LG_TRY(check_schema(db));
     LG_TRY(prepare(db, "BEGIN IMMEDIATE", &db->begin));
     LG_TRY(prepare(db, "COMMIT", &db->commit));

@@ -10,11 +10,11 @@ static void rng_for(lg_rng *r, const lg_study_cfg *cfg, int64_t session, uint64_
     lg_rng_init(r, cfg->seed, ((uint64_t)session << 24) ^ (what << 2) ^ (uint64_t)kind);
 }
 
-/* Element pos of a shuffled 0..n-1. Past 64 classes pairs are drawn
- * independently instead (balanced only on average). */
+#define PAIRS_MAX (LG_STUDY_MAX_SOURCES * 64)
+
+/* Element pos of a shuffled 0..n-1, n <= PAIRS_MAX. */
 static int shuffled(lg_rng *r, int n, int pos) {
-    int idx[LG_STUDY_MAX_SOURCES * 64 > LG_STUDY_MAX_EXPOSURES ? LG_STUDY_MAX_SOURCES * 64
-                                                               : LG_STUDY_MAX_EXPOSURES];
+    int idx[PAIRS_MAX];
     for (int i = 0; i < n; i++) idx[i] = i;
     lg_rng_shuffle(r, idx, (size_t)n);
     return idx[pos];
@@ -24,8 +24,9 @@ void lg_study_schedule(const lg_study_cfg *cfg, int64_t session, int t, lg_study
     const int S = cfg->nsources, C = cfg->nclasses, E = cfg->nexposure;
     lg_rng r;
     rng_for(&r, cfg, session, (uint64_t)(t / (S * C)), KIND_PAIR);
-    const int pair = S * C <= LG_STUDY_MAX_SOURCES * 64 ? shuffled(&r, S * C, t % (S * C))
-                                                        : (int)lg_rng_below(&r, (uint64_t)S * C);
+    /* Past 64 classes pairs are drawn independently: balanced on average only. */
+    const int pair = S * C <= PAIRS_MAX ? shuffled(&r, S * C, t % (S * C))
+                                        : (int)lg_rng_below(&r, (uint64_t)S * C);
     const int src = pair % S, cls = pair / S, visit = t / (S * C);
     const lg_study_source *s = &cfg->src[src];
     /* A random starting point per pool, so sessions see different images. */

@@ -5,7 +5,7 @@
 # independent computation from the database. Usage: study_http.sh LAPGAN
 set -u
 bin=${1:?usage: study_http.sh LAPGAN}
-here=$(cd "$(dirname "$0")/.." && pwd)
+here=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d /tmp/lapgan-study-http.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
@@ -22,7 +22,7 @@ fi
 # expect_fail NAME CODE NEEDLE CMD ARGS...: exit CODE, one stderr line containing NEEDLE.
 expect_fail() {
   local name=$1 code=$2 needle=$3; shift 3
-  timeout 120 "$bin" "$@" >/dev/null 2>"$tmp/err"
+  timeout 60 "$bin" "$@" >/dev/null 2>"$tmp/err"
   local rc=$? lines; lines=$(wc -l <"$tmp/err")
   if [ $rc -ne "$code" ]; then fail "$name" "exit $rc, expected $code: $(cat "$tmp/err")"
   elif [ "$lines" -ne 1 ]; then fail "$name" "$lines stderr lines: $(cat "$tmp/err")"
@@ -64,16 +64,24 @@ python3 "$here/tests/study/bad_input.py" "$bin" "$tmp" "$tmp/tiny" "$tmp/cc" || 
 db="$tmp/bad.db"
 n=$(python3 -c "import sqlite3,json; c=sqlite3.connect('$db'); j=json.loads(c.execute('select study from config').fetchone()[0]); print(len(j['sources']), j['exposures_ms'], j['seed'])")
 [ "$n" = "3 [100, 0] 1" ] && pass config_stored || fail config_stored "$n"
+rows=$(python3 -c "import sqlite3; print(sqlite3.connect('$db').execute('select count(*) from judgements').fetchone()[0])")
 expect_fail serve_other_config_refused 2 "another configuration" serve --db "$db" \
   --model "lapgan=$tmp/tiny" --model "cc=$tmp/cc" --trials 12 --pool 2 --exposure 100 --port 0
 "$bin" serve --db "$db" --model "lapgan=$tmp/tiny" --model "cc=$tmp/cc" --trials 12 --pool 2 \
   --exposure 100,unlimited --port 0 >"$tmp/again.log" 2>&1 & pid=$!
-for _ in $(seq 600); do grep -q listening "$tmp/again.log" && break; sleep 0.1; done
-if grep -q "listening" "$tmp/again.log" && grep -q "25 judgements so far" "$tmp/again.log"; then
+for _ in $(seq 600); do grep -qs listening "$tmp/again.log" && break; sleep 0.1; done
+if grep -q "listening" "$tmp/again.log" && grep -q "$rows judgements so far" "$tmp/again.log"; then
   pass same_config_continues; else fail same_config_continues "$(cat "$tmp/again.log")"; fi
 kill -TERM $pid; wait $pid; rc=$?
-[ $rc -eq 0 ] && grep -q "stopped: 25 judgements" "$tmp/again.log" && pass sigterm_clean_stop ||
+[ $rc -eq 0 ] && grep -q "stopped: $rows judgements" "$tmp/again.log" && pass sigterm_clean_stop ||
   fail sigterm_clean_stop "exit $rc: $(tail -1 "$tmp/again.log")"
+
+# SIGTERM while the pools are made: stops before listening, one line.
+"$bin" serve --db "$tmp/early.db" --model "lapgan=$tmp/tiny" --port 0 >"$tmp/early.log" 2>&1 & pid=$!
+sleep 0.2; kill -TERM $pid; wait $pid; rc=$?
+if [ $rc -eq 1 ] && [ "$(cat "$tmp/early.log")" = "lapgan serve: interrupted" ]; then pass sigterm_during_startup
+elif grep -q listening "$tmp/early.log" && [ $rc -eq 0 ]; then pass sigterm_during_startup # a fast start
+else fail sigterm_during_startup "exit $rc: $(cat "$tmp/early.log")"; fi
 
 # Report: CSV against Wilson intervals computed here from the rows.
 if "$bin" study report --db "$db" --csv >"$tmp/report.csv" 2>"$tmp/err"; then
@@ -96,7 +104,7 @@ ok &= sum(int(r["n"]) for r in per_class) == con.execute("select count(*) from j
 sys.exit(0 if ok else 1)
 PY
 else fail report_csv_matches_db "$(cat "$tmp/err")"; fi
-"$bin" study report --db "$db" >"$tmp/report.txt" 2>"$tmp/err" && grep -q "25 judgements" "$tmp/report.txt" \
+"$bin" study report --db "$db" >"$tmp/report.txt" 2>"$tmp/err" && grep -q "$rows judgements" "$tmp/report.txt" \
   && grep -q "^real " "$tmp/report.txt" && pass report_text || fail report_text "$(cat "$tmp/err" "$tmp/report.txt")"
 
 # HTML: into an existing report before </body>, replaced (not repeated) on a second run.

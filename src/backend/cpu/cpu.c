@@ -15,7 +15,7 @@ const lg_backend lg_backend_cpu_table = {
     .kind = LG_BACKEND_CPU,
     .name = "cpu",
     .gemm = lg_cpu_gemm,
-    /* oneDNN for every convolution: 2.5-3.5x im2col + OpenBLAS on the 5x5
+    /* oneDNN for every convolution: 2-3.6x im2col + OpenBLAS on the 5x5
      * layers (bench/README.md); im2col, with this workspace, is its fallback. */
     .conv_workspace = lg_cpu_im2col_conv_workspace,
     .conv_fwd = lg_cpu_dnnl_conv_fwd,

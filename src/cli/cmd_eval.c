@@ -1,0 +1,579 @@
+/* lapgan eval: how good are a trained model's samples? The Parzen-window
+ * log-likelihood of the paper's Table 1, nearest training images in pixel
+ * space, and the Frechet distance in the evaluation classifier's features
+ * (with its accuracy on class-conditional samples). Every action merges its
+ * numbers into RUN_DIR/metrics.json, which `lapgan report` shows. */
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lapgan/gan.h"
+
+#define CMD "eval"
+
+enum { PARZEN = 1, NN = 2, FD = 4, ALL = 7 };
+enum { SAMPLE_CHUNK = 250, MAX_GRID = 64 };
+
+static void help(void) {
+    printf(
+        "usage: lapgan eval parzen --model RUN_DIR [options]\n"
+        "       lapgan eval nn --model RUN_DIR [options]\n"
+        "       lapgan eval fd --model RUN_DIR --classifier FILE [options]\n"
+        "       lapgan eval fd --real-vs-real --classifier FILE [options]\n\n"
+        "parzen: Parzen-window log-likelihood (Breuleux et al. 2011, as Goodfellow et al.\n"
+        "  2014 and the LAPGAN paper): a Gaussian kernel density on --samples generated\n"
+        "  images, sigma chosen on the last --valid images of the training set, reported as\n"
+        "  the mean, standard deviation and standard error over --test test images, in nats\n"
+        "  per image with pixels in [0, 1] (samples clamped to [0, 1]).\n"
+        "nn: a PNG with one row per sample: the sample, then its -k nearest training images\n"
+        "  in pixel space (L2), and the mean distance to the nearest one, next to that of\n"
+        "  real test images.\n"
+        "fd: Frechet distance between Gaussians fitted to the classifier's penultimate\n"
+        "  features of real images (--real) and of --samples generated ones; for\n"
+        "  class-conditional models, the classifier's accuracy on samples of each class.\n"
+        "  --real-vs-real compares the real set with --samples training images instead\n"
+        "  (a sanity check: near zero). Lower is better; comparable only between runs\n"
+        "  measured with the same classifier file.\n"
+        "Each action merges its numbers into RUN_DIR/metrics.json (written atomically).\n\n"
+        "  --model DIR        run directory holding level_<k>.safetensors\n"
+        "  --data SPEC        training set (default fashion): fashion[:DIR], cifar10:DIR,\n"
+        "                     idx:IMAGES[,LABELS], folder:DIR\n"
+        "  --test-data SPEC   parzen, nn: test set (default: the test split of --data)\n"
+        "  --samples N        parzen, fd: generated images (default 10000)\n"
+        "  --valid N          parzen: validation images, the last N of --data (default 1000)\n"
+        "  --test N           parzen: test images, the first N of the test set (default\n"
+        "                     10000, or all when fewer)\n"
+        "  --sigma-grid LIST  parzen: comma-separated bandwidths (default 10 values\n"
+        "                     log-spaced over 0.1 ... 1, as parzen_ll.py)\n"
+        "  -n N               nn: samples, one per row (default 16, at most %d)\n"
+        "  -k K               nn: neighbours per sample (default 5)\n"
+        "  -o PNG             nn: output (default RUN_DIR/nn.png)\n"
+        "  --classifier FILE  fd: classifier from 'lapgan classifier train'\n"
+        "  --real SPEC        fd: real images (default: the test split of --data)\n"
+        "  --real-vs-real     fd: real against training images; --model is then optional\n"
+        "                     (given, the result goes into its metrics.json)\n"
+        "  --seed S           sampling seed (default 1)\n"
+        "  --threads T        threads (default all cores)\n",
+        MAX_GRID);
+}
+
+typedef struct {
+    int action, real_vs_real;
+    const char *model, *data, *test_data, *real, *classifier, *out, *grid;
+    long samples, valid, ntest, n, k, seed, threads;
+    double sigmas[64];
+    int nsigma;
+} opts;
+
+static int parse_grid(const char *s, opts *o) {
+    char *end;
+    o->nsigma = 0;
+    for (const char *p = s;; p = end + 1) {
+        double v = strtod(p, &end);
+        if (end == p || !(v > 0 && v < 1e6) || (*end && *end != ','))
+            return lg_cli_usage_error(CMD, "--sigma-grid wants positive numbers separated by "
+                                      "commas, got '%s'", s);
+        if (o->nsigma == (int)(sizeof o->sigmas / sizeof o->sigmas[0]))
+            return lg_cli_usage_error(CMD, "--sigma-grid: at most %d values",
+                                      (int)(sizeof o->sigmas / sizeof o->sigmas[0]));
+        o->sigmas[o->nsigma++] = v;
+        if (!*end) return LG_EXIT_OK;
+    }
+}
+
+/* The option table: which actions take each option. */
+static const struct {
+    const char *name;
+    int actions;
+} known[] = {
+    {"--model", ALL},       {"--data", ALL},     {"--test-data", PARZEN | NN},
+    {"--samples", PARZEN | FD}, {"--valid", PARZEN}, {"--test", PARZEN},
+    {"--sigma-grid", PARZEN}, {"-n", NN},          {"-k", NN},
+    {"-o", NN},             {"--classifier", FD}, {"--real", FD},
+    {"--real-vs-real", FD}, {"--seed", ALL},     {"--threads", ALL},
+};
+
+static int parse(int argc, char **argv, opts *o) {
+    *o = (opts){.data = "fashion", .samples = 10000, .valid = 1000, .ntest = -1, .n = 16, .k = 5,
+                .seed = 1};
+    if (argc < 2) return lg_cli_usage_error(CMD, "expected 'parzen', 'nn' or 'fd'");
+    if (lg_cli_is_help(argv[1])) return LG_CLI_HELP;
+    const char *act = argv[1];
+    o->action = !strcmp(act, "parzen") ? PARZEN : !strcmp(act, "nn") ? NN
+                : !strcmp(act, "fd")   ? FD : 0;
+    if (!o->action) return lg_cli_usage_error(CMD, "unknown action '%s' (parzen, nn or fd)", act);
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (lg_cli_is_help(a)) return LG_CLI_HELP;
+        int j = 0, nk = (int)(sizeof known / sizeof known[0]);
+        while (j < nk && strcmp(a, known[j].name)) j++;
+        if (j == nk) return lg_cli_usage_error(CMD, "unknown option '%s'", a);
+        if (!(known[j].actions & o->action))
+            return lg_cli_usage_error(CMD, "%s is not an option of 'eval %s'", a, act);
+        if (!strcmp(a, "--real-vs-real")) {
+            o->real_vs_real = 1;
+            continue;
+        }
+        if (!v) return lg_cli_usage_error(CMD, "%s needs a value", a);
+        int rc = LG_EXIT_OK;
+        if (!strcmp(a, "--model")) o->model = v;
+        else if (!strcmp(a, "--data")) o->data = v;
+        else if (!strcmp(a, "--test-data")) o->test_data = v;
+        else if (!strcmp(a, "--classifier")) o->classifier = v;
+        else if (!strcmp(a, "--real")) o->real = v;
+        else if (!strcmp(a, "-o")) o->out = v;
+        else if (!strcmp(a, "--sigma-grid")) rc = parse_grid(v, o);
+        else if (!strcmp(a, "--samples")) rc = lg_cli_int(CMD, a, v, 2, 1 << 20, &o->samples);
+        else if (!strcmp(a, "--valid")) rc = lg_cli_int(CMD, a, v, 1, 1 << 24, &o->valid);
+        else if (!strcmp(a, "--test")) rc = lg_cli_int(CMD, a, v, 1, 1 << 24, &o->ntest);
+        else if (!strcmp(a, "-n")) rc = lg_cli_int(CMD, a, v, 1, MAX_GRID, &o->n);
+        else if (!strcmp(a, "-k")) rc = lg_cli_int(CMD, a, v, 1, 32, &o->k);
+        else if (!strcmp(a, "--seed")) rc = lg_cli_int(CMD, a, v, 0, 0x7fffffffffffffffL, &o->seed);
+        else rc = lg_cli_int(CMD, a, v, 1, 1024, &o->threads);
+        if (rc != LG_EXIT_OK) return rc;
+        i++;
+    }
+    if (!o->model && !(o->action == FD && o->real_vs_real))
+        return lg_cli_usage_error(CMD, "--model RUN_DIR is required");
+    if (o->action == FD && !o->classifier)
+        return lg_cli_usage_error(CMD, "--classifier FILE is required");
+    return LG_EXIT_OK;
+}
+
+/* ---- shared pieces ------------------------------------------------------ */
+
+/* Opens a data set and checks it can hold c x size x size images (larger
+ * ones are centre-cropped, as the CIFAR preset trains on 28x28 crops). */
+static lg_status open_data(lg_dataset **ds, const char *spec, int c, int size) {
+    lg_status st = lg_dataset_open(ds, spec, c, size);
+    if (st != LG_OK) return st;
+    if ((*ds)->c != c || (*ds)->h < size || (*ds)->w < size) {
+        st = lg_error(LG_ERR_SHAPE, "%s: images are %dx%dx%d, the model needs %dx%dx%d",
+                      (*ds)->source, (*ds)->c, (*ds)->h, (*ds)->w, c, size, size);
+        lg_dataset_free(*ds);
+        *ds = NULL;
+    }
+    return st;
+}
+
+/* Rows first .. first+count-1 of ds as floats, centre size x size window:
+ * pixels p map to p / 255 (unit) or p / 127.5 - 1 (the models' scale). */
+static float *rows_of(const lg_dataset *ds, int first, int count, int size, int unit) {
+    const int c = ds->c, oy = (ds->h - size) / 2, ox = (ds->w - size) / 2;
+    const size_t d = (size_t)c * size * size;
+    float *x = lg_alloc_floats((size_t)count * d);
+    if (!x) return NULL;
+    const float a = unit ? 1.0f / 255 : 1.0f / 127.5f, b = unit ? 0 : -1;
+    for (int i = 0; i < count; i++) {
+        const uint8_t *src = ds->pixels + (size_t)(first + i) * c * ds->h * ds->w;
+        float *dst = x + (size_t)i * d;
+        for (int ch = 0; ch < c; ch++)
+            for (int y = 0; y < size; y++)
+                for (int xx = 0; xx < size; xx++)
+                    *dst++ = src[((size_t)ch * ds->h + y + oy) * ds->w + xx + ox] * a + b;
+    }
+    return x;
+}
+
+/* n samples in chunks (bounded memory whatever n), each chunk its own seed;
+ * class-conditional models get classes 0, 1, 2, ... in turn. Clamped to the
+ * pixel range and mapped to [0, 1] (unit) or kept in [-1, 1]. */
+static lg_status draw(lg_model *m, int n, uint64_t seed, int unit, float *out, int *labels) {
+    const lg_model_desc *d = lg_model_desc_of(m);
+    const size_t dim = (size_t)d->c * d->level[0].size * d->level[0].size;
+    for (int i = 0; i < n; i++) labels[i] = d->nclasses ? i % d->nclasses : 0;
+    for (int i0 = 0, chunk = 0; i0 < n; i0 += SAMPLE_CHUNK, chunk++) {
+        const int cnt = n - i0 < SAMPLE_CHUNK ? n - i0 : SAMPLE_CHUNK;
+        float *x = out + (size_t)i0 * dim;
+        lg_status st = lg_model_sample(m, cnt, seed + (uint64_t)chunk * 0x9E3779B97F4A7C15ull,
+                                       labels + i0, x, NULL);
+        if (st != LG_OK) return st;
+        for (size_t j = 0; j < (size_t)cnt * dim; j++) {
+            float v = x[j] < -1 ? -1 : x[j] > 1 ? 1 : x[j];
+            x[j] = unit ? (v + 1) * 0.5f : v;
+        }
+    }
+    return LG_OK;
+}
+
+/* Sets key in RUN_DIR/metrics.json (created when absent) to val (stolen). */
+static lg_status merge_metrics(const char *run_dir, const char *key, json_t *val) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/metrics.json", run_dir);
+    json_error_t err;
+    json_t *root = NULL;
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        root = json_loadf(f, 0, &err);
+        fclose(f);
+        if (!json_is_object(root)) {
+            json_decref(root);
+            json_decref(val);
+            return lg_error(LG_ERR_FORMAT, "%s: not a JSON object (%s); not overwriting it", path,
+                            root ? "other JSON" : err.text);
+        }
+    } else {
+        root = json_object();
+    }
+    json_object_set_new(root, key, val);
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
+    json_decref(root);
+    if (!text) return lg_error(LG_ERR_NOMEM, "out of memory writing %s", path);
+    lg_status st = lg_atomic_write_file(path, text, strlen(text));
+    free(text);
+    return st;
+}
+
+typedef struct {
+    lg_model *m;
+    const lg_model_desc *d;
+    int c, size, dim;
+} model_ctx;
+
+static lg_status load_model(model_ctx *mc, const char *dir) {
+    memset(mc, 0, sizeof *mc);
+    lg_status st = lg_model_load(&mc->m, dir, LG_BACKEND_CPU);
+    if (st != LG_OK) return st;
+    mc->d = lg_model_desc_of(mc->m);
+    mc->c = mc->d->c;
+    mc->size = mc->d->level[0].size;
+    mc->dim = mc->c * mc->size * mc->size;
+    return LG_OK;
+}
+
+static const char *test_spec_of(const opts *o, const char *given, char *buf, size_t len) {
+    if (given) return given;
+    return lg_cli_test_spec(o->data, buf, len) ? buf : NULL;
+}
+
+/* ---- parzen --------------------------------------------------------------- */
+
+static int run_parzen(const opts *o) {
+    model_ctx mc;
+    lg_dataset *train = NULL, *test = NULL;
+    float *samples = NULL, *valid = NULL, *tst = NULL;
+    int *labels = NULL;
+    double *ll = NULL, grid[64], vmean[64];
+    char tbuf[512];
+    const char *tspec = test_spec_of(o, o->test_data, tbuf, sizeof tbuf);
+    if (!tspec) return lg_cli_usage_error(CMD, "--data %s has no test split: give --test-data", o->data);
+    lg_status st = load_model(&mc, o->model);
+    if (st != LG_OK) return lg_cli_fail(CMD, st);
+    const int n = (int)o->samples;
+    int ngrid = o->nsigma;
+    if (ngrid) memcpy(grid, o->sigmas, sizeof(double) * (size_t)ngrid);
+    else lg_parzen_default_grid(grid), ngrid = LG_PARZEN_GRID_DEFAULT;
+    st = open_data(&train, o->data, mc.c, mc.size);
+    if (st == LG_OK) st = open_data(&test, tspec, mc.c, mc.size);
+    if (st != LG_OK) goto done;
+    if (o->valid >= train->n) {
+        st = lg_error(LG_ERR_ARG, "--valid %ld: %s has only %d images", o->valid, train->source,
+                      train->n);
+        goto done;
+    }
+    const int nv = (int)o->valid;
+    const int nt = o->ntest < 0 ? (test->n < 10000 ? test->n : 10000) : (int)o->ntest;
+    if (nt > test->n) {
+        st = lg_error(LG_ERR_ARG, "--test %d: %s has only %d images", nt, test->source, test->n);
+        goto done;
+    }
+    samples = lg_alloc_floats((size_t)n * mc.dim);
+    labels = lg_alloc(sizeof(int) * (size_t)n);
+    valid = rows_of(train, train->n - nv, nv, mc.size, 1);
+    tst = rows_of(test, 0, nt, mc.size, 1);
+    ll = lg_alloc(sizeof(double) * (size_t)nt);
+    if (!samples || !labels || !valid || !tst || !ll) {
+        st = lg_error(LG_ERR_NOMEM, "out of memory for %d samples and %d + %d images", n, nv, nt);
+        goto done;
+    }
+    double t0 = lg_time_s();
+    st = draw(mc.m, n, (uint64_t)o->seed, 1, samples, labels);
+    if (st != LG_OK) goto done;
+    double t1 = lg_time_s(), sigma;
+    st = lg_parzen_select_sigma(samples, n, valid, nv, mc.dim, grid, ngrid, &sigma, vmean);
+    if (st != LG_OK) goto done;
+    double t2 = lg_time_s();
+    lg_ll_summary sum;
+    st = lg_parzen_ll(samples, n, tst, nt, mc.dim, sigma, ll);
+    if (st == LG_OK) st = lg_ll_summarize(ll, nt, &sum);
+    if (st != LG_OK) goto done;
+    double t3 = lg_time_s();
+    printf("parzen: model %s (%s), %d samples (seed %ld), pixels in [0, 1]\n", o->model,
+           mc.d->name, n, o->seed);
+    printf("sigma search on %d validation images (the last of %s):\n", nv, train->source);
+    for (int j = 0; j < ngrid; j++)
+        printf("  sigma %-8.4g mean log-likelihood %.2f%s\n", grid[j], vmean[j],
+               grid[j] == sigma ? "  <- chosen" : "");
+    printf("test log-likelihood %.2f +- %.2f (std), standard error %.2f, nats per image, "
+           "sigma %.4g, %d images of %s\n",
+           sum.mean, sum.std, sum.sem, sigma, nt, test->source);
+    printf("time: sampling %.2f s, sigma search %.2f s, test %.2f s, total %.2f s (%d threads)\n",
+           t1 - t0, t2 - t1, t3 - t2, t3 - t0, lg_get_threads());
+    json_t *gj = json_array(), *vj = json_array();
+    for (int j = 0; j < ngrid; j++) {
+        json_array_append_new(gj, json_real(grid[j]));
+        json_array_append_new(vj, json_real(vmean[j]));
+    }
+    st = merge_metrics(o->model, "parzen",
+                       json_pack("{s:f,s:f,s:f,s:f,s:i,s:i,s:i,s:s,s:s,s:I,s:s,s:o,s:o,s:f,s:i}",
+                                 "mean", sum.mean, "std", sum.std, "sem", sum.sem, "sigma", sigma,
+                                 "samples", n, "valid", nv, "test", nt, "test_data",
+                                 test->source, "pixels", "[0,1]", "seed", (json_int_t)o->seed,
+                                 "units", "nats per image", "grid", gj, "valid_mean", vj,
+                                 "seconds", t3 - t0, "threads", lg_get_threads()));
+done:
+    lg_free(samples);
+    lg_free(labels);
+    lg_free(valid);
+    lg_free(tst);
+    lg_free(ll);
+    lg_dataset_free(train);
+    lg_dataset_free(test);
+    lg_model_free(mc.m);
+    return st == LG_OK ? LG_EXIT_OK : lg_cli_fail(CMD, st);
+}
+
+/* ---- nearest neighbours ------------------------------------------------- */
+
+static lg_status write_nn_png(const char *path, const float *queries, const float *train,
+                              const int *idx, int n, int k, int c, int s) {
+    const size_t d = (size_t)c * s * s;
+    float *rows = lg_alloc_floats((size_t)n * (k + 1) * d);
+    if (!rows) return LG_ERR_NOMEM;
+    for (int i = 0; i < n; i++) {
+        float *r = rows + (size_t)i * (k + 1) * d;
+        memcpy(r, queries + (size_t)i * d, sizeof(float) * d);
+        for (int j = 0; j < k; j++)
+            memcpy(r + (size_t)(j + 1) * d, train + (size_t)idx[i * k + j] * d, sizeof(float) * d);
+    }
+    lg_grid_opts go = {.nrow_items = k + 1, .pad = 2, .pad_value = 255, .lo = 0, .hi = 1,
+                       .scale = s < 32 ? 64 / s : 1};
+    lg_image *im = NULL;
+    lg_status st = lg_grid_make(&im, rows, n * (k + 1), c, s, s, &go);
+    if (st == LG_OK) st = lg_png_write(path, im);
+    lg_image_free(im);
+    lg_free(rows);
+    return st;
+}
+
+static double mean_first(const float *dist, int n, int k) {
+    double s = 0;
+    for (int i = 0; i < n; i++) s += dist[(size_t)i * k];
+    return s / n;
+}
+
+static int run_nn(const opts *o) {
+    model_ctx mc;
+    lg_dataset *train = NULL, *test = NULL;
+    float *tr = NULL, *q = NULL, *dist = NULL, *treal = NULL, *tdist = NULL;
+    int *labels = NULL, *idx = NULL, *tidx = NULL;
+    char out[4096], tbuf[512];
+    const char *tspec = test_spec_of(o, o->test_data, tbuf, sizeof tbuf);
+    snprintf(out, sizeof out, "%s", o->out ? o->out : "");
+    if (!o->out) snprintf(out, sizeof out, "%s/nn.png", o->model);
+    lg_status st = load_model(&mc, o->model);
+    if (st != LG_OK) return lg_cli_fail(CMD, st);
+    const int n = (int)o->n, k = (int)o->k;
+    st = open_data(&train, o->data, mc.c, mc.size);
+    if (st == LG_OK && tspec) st = open_data(&test, tspec, mc.c, mc.size);
+    if (st != LG_OK) goto done;
+    if (k > train->n) {
+        st = lg_error(LG_ERR_ARG, "-k %d: %s has only %d images", k, train->source, train->n);
+        goto done;
+    }
+    tr = rows_of(train, 0, train->n, mc.size, 1);
+    q = lg_alloc_floats((size_t)n * mc.dim);
+    labels = lg_alloc(sizeof(int) * (size_t)n);
+    idx = lg_alloc(sizeof(int) * (size_t)n * k);
+    dist = lg_alloc_floats((size_t)n * k);
+    if (!tr || !q || !labels || !idx || !dist) {
+        st = lg_error(LG_ERR_NOMEM, "out of memory for %d training images", train->n);
+        goto done;
+    }
+    double t0 = lg_time_s();
+    st = draw(mc.m, n, (uint64_t)o->seed, 1, q, labels);
+    if (st == LG_OK) st = lg_knn(tr, train->n, q, n, mc.dim, k, idx, dist);
+    if (st == LG_OK) st = write_nn_png(out, q, tr, idx, n, k, mc.c, mc.size);
+    if (st != LG_OK) goto done;
+    /* Real test images' distance to the training set: what "not copied" looks like. */
+    const int nt = test ? (n < test->n ? n : test->n) : 0;
+    double test_mean = -1;
+    if (nt) {
+        treal = rows_of(test, 0, nt, mc.size, 1);
+        tidx = lg_alloc(sizeof(int) * (size_t)nt);
+        tdist = lg_alloc_floats((size_t)nt);
+        st = treal && tidx && tdist ? lg_knn(tr, train->n, treal, nt, mc.dim, 1, tidx, tdist)
+                                    : LG_ERR_NOMEM;
+        if (st != LG_OK) goto done;
+        test_mean = mean_first(tdist, nt, 1);
+    }
+    const double mean = mean_first(dist, n, k);
+    printf("nn: %d samples (seed %ld) x %d nearest of %d training images (%s) -> %s (%.2f s)\n",
+           n, o->seed, k, train->n, train->source, out, lg_time_s() - t0);
+    printf("mean L2 distance to the nearest training image, pixels in [0, 1]: samples %.3f",
+           mean);
+    if (nt) printf(", real test images %.3f (%d of %s)", test_mean, nt, test->source);
+    printf("\n");
+    json_t *j = json_pack("{s:i,s:i,s:f,s:s,s:s,s:I}", "samples", n, "k", k, "mean_nearest", mean,
+                          "png", out, "pixels", "[0,1]", "seed", (json_int_t)o->seed);
+    if (nt) {
+        json_object_set_new(j, "test_mean_nearest", json_real(test_mean));
+        json_object_set_new(j, "test_images", json_integer(nt));
+    }
+    st = merge_metrics(o->model, "nn", j);
+done:
+    lg_free(tr);
+    lg_free(q);
+    lg_free(labels);
+    lg_free(idx);
+    lg_free(dist);
+    lg_free(treal);
+    lg_free(tidx);
+    lg_free(tdist);
+    lg_dataset_free(train);
+    lg_dataset_free(test);
+    lg_model_free(mc.m);
+    return st == LG_OK ? LG_EXIT_OK : lg_cli_fail(CMD, st);
+}
+
+/* ---- Frechet distance ------------------------------------------------------ */
+
+typedef struct {
+    double *mu, *cov;
+} gauss;
+
+static lg_status fit(lg_classifier *clf, const float *x, int n, gauss *g) {
+    const int F = LG_CLASSIFIER_FEATURES;
+    float *f = lg_alloc_floats((size_t)n * F);
+    g->mu = lg_alloc(sizeof(double) * F);
+    g->cov = lg_alloc(sizeof(double) * F * F);
+    lg_status st = f && g->mu && g->cov ? LG_OK : LG_ERR_NOMEM;
+    if (st == LG_OK) st = lg_classifier_features(clf, x, n, f);
+    if (st == LG_OK) st = lg_frechet_stats(f, n, F, g->mu, g->cov);
+    lg_free(f);
+    return st;
+}
+
+/* Features of a data set's first n images. */
+static lg_status fit_data(lg_classifier *clf, const lg_dataset *ds, int n, int size, gauss *g) {
+    float *x = rows_of(ds, 0, n, size, 0);
+    if (!x) return lg_error(LG_ERR_NOMEM, "out of memory for %d images", n);
+    lg_status st = fit(clf, x, n, g);
+    lg_free(x);
+    return st;
+}
+
+/* Accuracy per class of the classifier on class-conditional samples. */
+static lg_status class_accuracy(lg_classifier *clf, const float *x, const int *labels, int n,
+                                int ncls, json_t **out, double *mean) {
+    int *pred = lg_alloc(sizeof(int) * (size_t)n), *hit = lg_alloc(sizeof(int) * ncls),
+        *cnt = lg_alloc(sizeof(int) * ncls);
+    lg_status st = pred && hit && cnt ? LG_OK : LG_ERR_NOMEM;
+    if (st == LG_OK) st = lg_classifier_predict(clf, x, n, pred);
+    if (st == LG_OK) {
+        for (int i = 0; i < n; i++) cnt[labels[i]]++, hit[labels[i]] += pred[i] == labels[i];
+        *out = json_array();
+        *mean = 0;
+        printf("classifier accuracy on samples of each class:");
+        for (int c = 0; c < ncls; c++) {
+            double a = cnt[c] ? (double)hit[c] / cnt[c] : 0;
+            *mean += a / ncls;
+            printf(" %d:%.3f", c, a);
+            json_array_append_new(*out, json_real(a));
+        }
+        printf("  (mean %.4f)\n", *mean);
+    }
+    lg_free(pred);
+    lg_free(hit);
+    lg_free(cnt);
+    return st;
+}
+
+static int run_fd(const opts *o) {
+    model_ctx mc = {0};
+    lg_classifier *clf = NULL;
+    lg_dataset *real = NULL, *train = NULL;
+    gauss a = {0}, b = {0};
+    float *x = NULL;
+    int *labels = NULL;
+    json_t *cls_acc = NULL;
+    char rbuf[512];
+    const char *rspec = test_spec_of(o, o->real, rbuf, sizeof rbuf);
+    if (!rspec) return lg_cli_usage_error(CMD, "--data %s has no test split: give --real", o->data);
+    lg_status st = lg_classifier_load(&clf, o->classifier);
+    int c = 0, h = 0, w = 0, ncls = 0;
+    if (st == LG_OK) lg_classifier_shape(clf, &c, &h, &w, &ncls);
+    if (st == LG_OK && o->model) st = load_model(&mc, o->model);
+    if (st == LG_OK && mc.m && (mc.c != c || mc.size != h || mc.size != w))
+        st = lg_error(LG_ERR_SHAPE, "%s: classifier takes %dx%dx%d images, the model makes "
+                      "%dx%dx%d", o->classifier, c, h, w, mc.c, mc.size, mc.size);
+    if (st == LG_OK && mc.m && mc.d->nclasses && mc.d->nclasses != ncls)
+        st = lg_error(LG_ERR_SHAPE, "%s: classifier has %d classes, the model %d", o->classifier,
+                      ncls, mc.d->nclasses);
+    if (st == LG_OK) st = open_data(&real, rspec, c, h);
+    if (st == LG_OK && o->real_vs_real) st = open_data(&train, o->data, c, h);
+    if (st != LG_OK) goto done;
+    double t0 = lg_time_s(), fd, mean_acc = -1;
+    int n = (int)o->samples;
+    st = fit_data(clf, real, real->n, h, &a);
+    if (st != LG_OK) goto done;
+    if (o->real_vs_real) {
+        n = n < train->n ? n : train->n;
+        st = fit_data(clf, train, n, h, &b);
+    } else {
+        x = lg_alloc_floats((size_t)n * mc.dim);
+        labels = lg_alloc(sizeof(int) * (size_t)n);
+        st = x && labels ? draw(mc.m, n, (uint64_t)o->seed, 0, x, labels) : LG_ERR_NOMEM;
+        if (st == LG_OK) st = fit(clf, x, n, &b);
+        if (st == LG_OK && mc.d->nclasses)
+            st = class_accuracy(clf, x, labels, n, ncls, &cls_acc, &mean_acc);
+    }
+    if (st == LG_OK) st = lg_frechet_distance(a.mu, a.cov, b.mu, b.cov, LG_CLASSIFIER_FEATURES, &fd);
+    if (st != LG_OK) goto done;
+    const double secs = lg_time_s() - t0, clf_acc = lg_classifier_test_accuracy(clf);
+    printf("fd: %.4f between %d images of %s and %d %s %s, classifier %s (%d features), "
+           "%.2f s\n",
+           fd, real->n, real->source, n, o->real_vs_real ? "training images of" : "samples of",
+           o->real_vs_real ? train->source : o->model, o->classifier, LG_CLASSIFIER_FEATURES,
+           secs);
+    if (clf_acc >= 0)
+        printf("classifier's own test accuracy %.4f (trained on %s)\n", clf_acc,
+               lg_classifier_source(clf));
+    else
+        printf("classifier's own test accuracy: not recorded in %s\n", o->classifier);
+    if (!o->model) goto done;
+    json_t *j = json_pack("{s:f,s:i,s:s,s:i,s:s,s:s,s:f}", "fd", fd, "real_images", real->n,
+                          "real", real->source, o->real_vs_real ? "train_images" : "samples", n,
+                          "classifier", o->classifier, "features", "classifier penultimate (128)",
+                          "seconds", secs);
+    json_object_set_new(j, "classifier_test_accuracy", clf_acc >= 0 ? json_real(clf_acc)
+                                                                    : json_null());
+    if (!o->real_vs_real) json_object_set_new(j, "seed", json_integer((json_int_t)o->seed));
+    if (cls_acc) {
+        json_object_set_new(j, "class_accuracy", cls_acc);
+        json_object_set_new(j, "mean_class_accuracy", json_real(mean_acc));
+        cls_acc = NULL;
+    }
+    st = merge_metrics(o->model, o->real_vs_real ? "fd_real_vs_real" : "fd", j);
+done:
+    json_decref(cls_acc);
+    lg_free(a.mu), lg_free(a.cov), lg_free(b.mu), lg_free(b.cov);
+    lg_free(x);
+    lg_free(labels);
+    lg_dataset_free(real);
+    lg_dataset_free(train);
+    lg_classifier_free(clf);
+    lg_model_free(mc.m);
+    return st == LG_OK ? LG_EXIT_OK : lg_cli_fail(CMD, st);
+}
+
+int lg_cmd_eval(int argc, char **argv) {
+    opts o;
+    int rc = parse(argc, argv, &o);
+    if (rc == LG_CLI_HELP) return help(), LG_EXIT_OK;
+    if (rc != LG_EXIT_OK) return rc;
+    lg_set_threads((int)o.threads);
+    return o.action == PARZEN ? run_parzen(&o) : o.action == NN ? run_nn(&o) : run_fd(&o);
+}
