@@ -254,7 +254,7 @@ static double nice_step(double range, int n) {
     return p * (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10);
 }
 
-enum { CW = 520, CH = 250, ML = 52, MR = 12, MT = 26, MB = 38 };
+enum { CW = 515, CH = 250, ML = 52, MR = 24, MT = 26, MB = 38 };
 
 /* One chart: y columns ys[] (of s) against steps, fixed y range when lo < hi. */
 static void chart(sbuf *b, const series *s, const char *title, const int *cols,
@@ -301,11 +301,14 @@ static void chart(sbuf *b, const series *s, const char *title, const int *cols,
             for (int i = 0; i < s->n; i++)
                 put(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>", PX(x[i]),
                     PY(y[i]), colors[c]);
+    }
+    put(b, "<rect x=\"%g\" y=\"%d\" width=\"154\" height=\"%d\" fill=\"#fff\" "
+           "fill-opacity=\"0.85\"/>\n", ML + pw - 156, MT + 3, 14 * ((ncol + 1) / 2) + 4);
+    for (int c = 0; c < ncol; c++)
         put(b, "<rect x=\"%g\" y=\"%d\" width=\"14\" height=\"3\" fill=\"%s\"/>"
                "<text x=\"%g\" y=\"%d\" class=\"lg\">%s</text>\n",
             ML + pw - 150 + 78 * (c % 2), MT + 10 + 14 * (c / 2), colors[c],
             ML + pw - 132 + 78 * (c % 2), MT + 15 + 14 * (c / 2), names[c]);
-    }
 #undef PX
 #undef PY
     put(b, "</svg>\n");
@@ -503,7 +506,7 @@ static const char *const style =
     "pre { background: #f6f6f6; padding: .8em; overflow-x: auto; font-size: .85em; }\n"
     "table { border-collapse: collapse; margin: .5em 0 1.5em; }\n"
     "th, td { border: 1px solid #bbb; padding: .25em .7em; text-align: right; }\n"
-    "td:first-child { text-align: left; } tr.sec th { text-align: left; background: #eef; }\n"
+    "th:first-child, td:first-child { text-align: left; } tr.sec th { text-align: left; background: #eef; }\n"
     ".charts svg { margin: 0 1em 1em 0; }\n"
     "svg text { font: 11px system-ui, sans-serif; fill: #333; }\n"
     "svg .t { font-size: 13px; font-weight: 600; } svg .yl { text-anchor: end; }\n"

@@ -14,10 +14,10 @@ done
 expect_fail unknown_command 2 "unknown command" "$B" frobnicate
 expect_fail unknown_option 2 "unknown option '--frob'" "$B" train --frob
 expect_fail bad_steps 2 "--steps" "$B" train --steps -3
-expect_fail bad_preset 1 "unknown preset 'nope'" "$B" train --preset nope
+expect_fail bad_preset 2 "unknown preset 'nope'" "$B" train --preset nope
 expect_fail missing_value 2 "--data needs a value" "$B" train --data
 expect_fail bad_data 1 "/nonexistent" "$B" train --data idx:/nonexistent/images
-expect_fail odd_batch 1 "even" "$B" train --preset tiny --batch 7 --steps 1 --out "$D-odd"
+expect_fail odd_batch 2 "even" "$B" train --preset tiny --batch 7 --steps 1 --out "$D-odd"
 expect_fail bad_levels 2 "--levels" "$B" train --levels 0,x
 expect_fail sample_no_model 2 "--model" "$B" sample
 expect_fail sample_missing 1 "$LG_TMP/none" "$B" sample --model "$LG_TMP/none"
