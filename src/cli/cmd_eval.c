@@ -371,8 +371,8 @@ static int run_nn(const opts *o) {
     int *labels = NULL, *idx = NULL, *tidx = NULL;
     char out[4096], tbuf[512];
     const char *tspec = test_spec_of(o, o->test_data, tbuf, sizeof tbuf);
-    snprintf(out, sizeof out, "%s", o->out ? o->out : "");
-    if (!o->out) snprintf(out, sizeof out, "%s/nn.png", o->model);
+    if (o->out) snprintf(out, sizeof out, "%s", o->out);
+    else snprintf(out, sizeof out, "%s/nn.png", o->model);
     lg_status st = load_model(&mc, o->model);
     if (st != LG_OK) return lg_cli_fail(CMD, st);
     const int n = (int)o->n, k = (int)o->k;

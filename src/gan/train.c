@@ -44,12 +44,32 @@ static uint64_t data_seed(uint64_t seed, int k) {
     return seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(k + 1));
 }
 
-static lg_status make_dir(const char *path) {
-    if (mkdir(path, 0777) == 0 || errno == EEXIST) {
-        struct stat sb;
-        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return LG_OK;
+static int mkdir_one(const char *path) {
+    struct stat sb;
+    if (mkdir(path, 0777) != 0 && errno != EEXIST) return -1;
+    if (stat(path, &sb) != 0) return -1;
+    if (!S_ISDIR(sb.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
     }
-    return lg_error(LG_ERR_IO, "%s: cannot create directory (%s)", path, strerror(errno));
+    return 0;
+}
+
+/* mkdir -p: a run directory may be several levels deep and new. */
+static lg_status make_dir(const char *path) {
+    char buf[4096];
+    LG_CHECK(strlen(path) < sizeof buf, LG_ERR_ARG, "%.64s...: path too long", path);
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        int bad = mkdir_one(buf);
+        *p = '/';
+        if (bad) return lg_error(LG_ERR_IO, "%s: cannot create directory (%s)", buf, strerror(errno));
+    }
+    LG_CHECK(mkdir_one(buf) == 0, LG_ERR_IO, "%s: cannot create directory (%s)", path,
+             strerror(errno));
+    return LG_OK;
 }
 
 static lg_status check_data(const lg_model_desc *m, const lg_dataset *ds) {
