@@ -10,7 +10,7 @@ scripts/deps.sh build
 make -j"$(nproc)" cli >/dev/null
 bin=build/lapgan
 out="${DEMO_OUT:-runs/demo}"
-steps="${DEMO_STEPS:-2000}"       # steps of the two conv levels (14x14, 28x28)
+steps="${DEMO_STEPS:-3000}"       # steps of the two conv levels (14x14, 28x28)
 coarse="${DEMO_COARSE_STEPS:-6000}" # the 7x7 FC level costs ~1/30 of a conv level
 threads="${DEMO_THREADS:-0}"
 targs=(); [ "$threads" != 0 ] && targs=(--threads "$threads")

@@ -17,7 +17,10 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
 fi
 venv="$build/pyenv"
 if ! "$venv/bin/python" -c "import selenium" 2>/dev/null; then
-  if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q selenium; } >"$tmp/pip.log" 2>&1; then
+  # Up to three tries: a registry hiccup should not turn the test into a skip.
+  pip_ok() { python3 -m venv "$venv" && for t in 1 2 3; do
+    "$venv/bin/pip" install -q selenium && return 0; sleep 5; done; return 1; }
+  if ! pip_ok >"$tmp/pip.log" 2>&1; then
     echo "SKIP study_browser: cannot install selenium: $(tail -1 "$tmp/pip.log")"; exit 0
   fi
 fi
