@@ -17,7 +17,8 @@ static void usage(FILE *f) {
             "  -o, --out PNG   sample grid (default RUN_DIR/samples.png)\n"
             "  --per-row R     images per grid row (default 10)\n"
             "  --chain PNG     also write the coarse-to-fine chain: per row I_K, then for each\n"
-            "                  level u(I_k+1), h_k (min-max scaled) and I_k\n"
+            "                  level u(I_k+1), h_k (min-max scaled) and I_k; rows are samples\n"
+            "                  spread evenly over the grid\n"
             "  --chain-rows R  samples in the chain figure (default 8)\n"
             "  --threads T     threads (default all cores)\n");
 }
@@ -49,15 +50,18 @@ static lg_status write_grid(const char *path, const float *x, int n, int c, int 
     return st;
 }
 
-/* Rows of [I_K, then per finer level u(I_k+1), h_k, I_k], all at the finest size. */
+/* Rows of [I_K, then per finer level u(I_k+1), h_k, I_k], all at the finest size.
+ * Row r shows sample r * stride, so the rows span the grid (and, for
+ * class-conditional grids, several classes). */
 static lg_status write_chain(const char *path, const lg_model_desc *d, const lg_chain *ch,
-                             int rows) {
+                             int rows, int stride) {
     const int K = d->levels - 1, S = d->level[0].size, c = d->c, cols = 1 + 3 * K;
     const size_t img = (size_t)c * S * S;
     float *buf = lg_alloc_floats((size_t)rows * cols * img);
     if (!buf) return LG_ERR_NOMEM;
-    for (int r = 0; r < rows; r++) {
-        float *row = buf + (size_t)r * cols * img;
+    for (int row_i = 0; row_i < rows; row_i++) {
+        float *row = buf + (size_t)row_i * cols * img;
+        const size_t r = (size_t)row_i * stride;
         const size_t nK = (size_t)c * d->level[K].size * d->level[K].size;
         enlarge(ch->img[K] + r * nK, c, d->level[K].size, row, S);
         for (int k = K - 1, col = 1; k >= 0; k--, col += 3) {
@@ -141,7 +145,8 @@ int lg_cmd_sample(int argc, char **argv) {
     if (st == LG_OK) st = lg_model_sample(m, (int)n, (uint64_t)seed, labels, x, &ch);
     double dt = lg_time_s() - t0;
     if (st == LG_OK) st = write_grid(out, x, (int)n, d->c, S, (int)per_row);
-    if (st == LG_OK && chain) st = write_chain(chain, d, &ch, rows < n ? (int)rows : (int)n);
+    if (st == LG_OK && chain) st = write_chain(chain, d, &ch, rows < n ? (int)rows : (int)n,
+                                                rows < n ? (int)(n / rows) : 1);
     lg_free(x);
     lg_free(labels);
     lg_model_free(m);
