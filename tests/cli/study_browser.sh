@@ -15,10 +15,10 @@ if [ ! -d /usr/share/datasets/fashion-mnist ]; then echo "SKIP study_browser: no
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   echo "SKIP study_browser: chromium and chromium-driver are not installed (scripts/deps.sh test)"; exit 0
 fi
-venv="$build/pyenv"
+venv="$build/pyenv-study"  # its own: safetensors_interop.sh has build/pyenv
 if ! "$venv/bin/python" -c "import selenium" 2>/dev/null; then
   # Up to three tries: a registry hiccup should not turn the test into a skip.
-  pip_ok() { python3 -m venv "$venv" && for t in 1 2 3; do
+  pip_ok() { /usr/bin/python3 -m venv "$venv" && for t in 1 2 3; do
     "$venv/bin/pip" install -q selenium && return 0; sleep 5; done; return 1; }
   if ! pip_ok >"$tmp/pip.log" 2>&1; then
     echo "SKIP study_browser: cannot install selenium: $(tail -1 "$tmp/pip.log")"; exit 0
