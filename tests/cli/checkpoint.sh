@@ -5,12 +5,7 @@
 # line naming level, step and --resume (docs/RELIABILITY.md).
 # Usage: checkpoint.sh LAPGAN
 set -u
-bin=${1:?usage: checkpoint.sh LAPGAN}
-tmp=$(mktemp -d /tmp/lapgan-cli-ckpt.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1${2:+: $2}"; fails=$((fails + 1)); }
+source "$(dirname "$0")/lib.sh"
 if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
   echo "SKIP checkpoint: Fashion-MNIST absent"; exit 0
 fi

@@ -4,12 +4,7 @@
 # accuracy; bad input exits non-zero with one stderr line and writes nothing.
 # Usage: classifier.sh path/to/lapgan
 set -u
-bin=${1:?usage: classifier.sh LAPGAN}
-tmp=$(mktemp -d /tmp/lapgan-cli-classifier.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1${2:+: $2}"; fails=$((fails + 1)); }
+source "$(dirname "$0")/lib.sh"
 
 # IDX files: big-endian magic and dims, then bytes (awk prints raw bytes in the C locale).
 LC_ALL=C awk -v n=256 -v img="$tmp/img.idx" -v lab="$tmp/lab.idx" 'BEGIN {

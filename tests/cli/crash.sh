@@ -11,12 +11,7 @@
 #                uninterrupted run's bytes.
 # The sanitizer build runs fewer, shorter rounds. Usage: crash.sh LAPGAN
 set -u
-bin=${1:?usage: crash.sh LAPGAN}
-tmp=$(mktemp -d /tmp/lapgan-cli-crash.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1${2:+: $2}"; fails=$((fails + 1)); }
+source "$(dirname "$0")/lib.sh"
 if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
   echo "SKIP crash: Fashion-MNIST absent"; exit 0
 fi

@@ -10,7 +10,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 fm=/usr/share/datasets/fashion-mnist
 if [ ! -f "$fm/train-images-idx3-ubyte.gz" ]; then echo "SKIP eval: no Fashion-MNIST in $fm"; exit 0; fi
-t=$LG_TMP
+t=$tmp
 
 # cut FIRST COUNT NAME: images FIRST.. of the training set as NAME.img/.lab (IDX, COUNT < 65536).
 cut() {
@@ -25,18 +25,18 @@ cut 0 500 a
 cut 500 500 b
 A="idx:$t/a.img,$t/a.lab" B="idx:$t/b.img,$t/b.lab"
 run=$t/run cc=$t/cc
-ev() { "$LG_BIN" eval "$@" --threads 2; }
+ev() { "$bin" eval "$@" --threads 2; }
 
-if ! { "$LG_BIN" train --preset tiny --data "$A" --steps 12 --log-every 2 --threads 2 --out "$run" --quiet &&
-       "$LG_BIN" train --preset tiny --data "$A" --class-conditional --steps 4 --threads 2 --out "$cc" --quiet &&
-       "$LG_BIN" classifier train --data "$A" --test "$B" --epochs 2 --threads 2 --out "$t/clf.st"; } \
+if ! { "$bin" train --preset tiny --data "$A" --steps 12 --log-every 2 --threads 2 --out "$run" --quiet &&
+       "$bin" train --preset tiny --data "$A" --class-conditional --steps 4 --threads 2 --out "$cc" --quiet &&
+       "$bin" classifier train --data "$A" --test "$B" --epochs 2 --threads 2 --out "$t/clf.st"; } \
      >"$t/setup.log" 2>&1; then
   echo "FAIL eval_setup: $(tail -3 "$t/setup.log")"; exit 1
 fi
 
-check eval_help bash -c "'$LG_BIN' eval --help | grep -q '^usage: lapgan eval parzen' &&
-                         '$LG_BIN' eval fd --help | grep -q -- '--real-vs-real' &&
-                         '$LG_BIN' report --help | grep -q '^usage: lapgan report RUN_DIR'"
+check eval_help bash -c "'$bin' eval --help | grep -q '^usage: lapgan eval parzen' &&
+                         '$bin' eval fd --help | grep -q -- '--real-vs-real' &&
+                         '$bin' report --help | grep -q '^usage: lapgan report RUN_DIR'"
 
 # Parzen: a finite mean, the chosen sigma from the grid, the same numbers again for the same seed.
 num() { sed -n "s/^$1 \\([-0-9.e+]*\\).*/\\1/p" "$2"; }
@@ -46,11 +46,11 @@ ev parzen $pz >"$t/p2" 2>&1
 m1=$(num 'test log-likelihood' "$t/p1"); m2=$(num 'test log-likelihood' "$t/p2")
 if [ $rc1 -eq 0 ] && [ -n "$m1" ] && [ "$m1" = "$m2" ] && grep -q '<- chosen' "$t/p1" &&
    grep -q 'sigma search on 100 validation' "$t/p1" && grep -q '200 images of' "$t/p1" &&
-   awk -v m="$m1" 'BEGIN { exit !(m < 0 && m > -1e5) }'; then ok eval_parzen
-else bad eval_parzen "rc $rc1, means '$m1' '$m2': $(head -c 300 "$t/p1")"; fi
+   awk -v m="$m1" 'BEGIN { exit !(m < 0 && m > -1e5) }'; then pass eval_parzen
+else fail eval_parzen "rc $rc1, means '$m1' '$m2': $(head -c 300 "$t/p1")"; fi
 ev parzen $pz --sigma-grid 0.25 >"$t/p3" 2>&1
 if grep -q 'sigma 0.25 *mean log-likelihood.*<- chosen' "$t/p3" && grep -q 'sigma 0.25, 200' "$t/p3"; then
-  ok eval_parzen_grid; else bad eval_parzen_grid "$(head -c 300 "$t/p3")"; fi
+  pass eval_parzen_grid; else fail eval_parzen_grid "$(head -c 300 "$t/p3")"; fi
 # A narrower kernel on the same samples gives different numbers (the grid is used).
 m3=$(num 'test log-likelihood' "$t/p3")
 ev parzen $pz --sigma-grid 0.1 >"$t/p4" 2>&1
@@ -62,7 +62,7 @@ ev nn --model "$run" --data "$A" --test-data "$B" -n 3 -k 4 -o "$t/nn.png" >"$t/
 dims=$(file "$t/nn.png" 2>/dev/null | sed -n 's/.*PNG image data, \([0-9]*\) x \([0-9]*\).*/\1 \2/p')
 if grep -q 'samples [0-9.]*, real test images [0-9.]* (3 of' "$t/nn" &&
    [ "$dims" = "$((5 * 58 + 2)) $((3 * 58 + 2))" ]; then
-  ok eval_nn; else bad eval_nn "png '$dims': $(head -c 300 "$t/nn")"; fi
+  pass eval_nn; else fail eval_nn "png '$dims': $(head -c 300 "$t/nn")"; fi
 
 # FD: identical sets ~0, two halves of the real data far below the model's samples.
 ev fd --real-vs-real --classifier "$t/clf.st" --real "$A" --data "$A" --samples 500 >"$t/f0" 2>&1
@@ -71,47 +71,47 @@ ev fd --model "$run" --classifier "$t/clf.st" --real "$A" --samples 500 >"$t/f2"
 f0=$(num 'fd:' "$t/f0"); f1=$(num 'fd:' "$t/f1"); f2=$(num 'fd:' "$t/f2")
 if awk -v a="$f0" -v b="$f1" -v c="$f2" 'BEGIN { exit !(a != "" && b != "" && c != "" &&
        a < 1e-4 * c && b > a && 5 * b < c) }' && grep -q "classifier's own test accuracy 0\.[0-9]" "$t/f2"; then
-  ok eval_fd_sanity; else bad eval_fd_sanity "same $f0, real-vs-real $f1, samples $f2: $(head -c 300 "$t/f2")"; fi
+  pass eval_fd_sanity; else fail eval_fd_sanity "same $f0, real-vs-real $f1, samples $f2: $(head -c 300 "$t/f2")"; fi
 ev fd --model "$cc" --classifier "$t/clf.st" --real "$A" --samples 100 >"$t/f3" 2>&1
 n_cls=$(sed -n 's/^classifier accuracy on samples of each class:\(.*\)(mean.*/\1/p' "$t/f3" | wc -w)
-if [ "$n_cls" -eq 10 ]; then ok eval_fd_class_accuracy
-else bad eval_fd_class_accuracy "$n_cls classes: $(head -c 300 "$t/f3")"; fi
+if [ "$n_cls" -eq 10 ]; then pass eval_fd_class_accuracy
+else fail eval_fd_class_accuracy "$n_cls classes: $(head -c 300 "$t/f3")"; fi
 
 # Every action merged its section into metrics.json; the report shows them.
 for k in parzen nn fd fd_real_vs_real; do
   check "eval_metrics_$k" grep -q "^  \"$k\": {" "$run/metrics.json"
 done
 grep -q '"fd": {' "$cc/metrics.json" && grep -q '"class_accuracy"' "$cc/metrics.json" &&
-  ok eval_metrics_merged || bad eval_metrics_merged "cc run: $(head -c 200 "$cc/metrics.json")"
+  pass eval_metrics_merged || fail eval_metrics_merged "cc run: $(head -c 200 "$cc/metrics.json")"
 
-"$LG_BIN" sample --model "$run" -n 20 --chain "$run/chain.png" >/dev/null 2>&1
-if "$LG_BIN" report "$run" -o "$t/r.html" >"$t/rep" 2>&1 &&
+"$bin" sample --model "$run" -n 20 --chain "$run/chain.png" >/dev/null 2>&1
+if "$bin" report "$run" -o "$t/r.html" >"$t/rep" 2>&1 &&
    [ "$(grep -c '<svg' "$t/r.html")" -eq 6 ] && [ "$(grep -c '<polyline' "$t/r.html")" -eq 12 ] &&
    grep -q 'src="data:image/png;base64,iVBORw0KGgo' "$t/r.html" && grep -q '</body>' "$t/r.html" &&
    grep -q "Parzen log-likelihood <b>$(printf %.1f "$m4") &plusmn;" "$t/r.html" &&
    grep -q 'G parameters' "$t/r.html" && ! grep -q '="file:\|src="/' "$t/r.html"; then
-  ok report_html; else bad report_html "$(head -c 300 "$t/rep")"; fi
-"$LG_BIN" report "$run" >/dev/null 2>&1 && [ -s "$run/report.html" ] && ok report_default_path ||
-  bad report_default_path "no $run/report.html"
+  pass report_html; else fail report_html "$(head -c 300 "$t/rep")"; fi
+"$bin" report "$run" >/dev/null 2>&1 && [ -s "$run/report.html" ] && pass report_default_path ||
+  fail report_default_path "no $run/report.html"
 
 # Bad input: exit code, one stderr line.
 printf '[1, 2]' >"$t/bad.json"
 mkdir -p "$t/badrun" && cp "$run"/level_*.safetensors "$t/badrun/" && cp "$t/bad.json" "$t/badrun/metrics.json"
-expect_fail eval_no_action 2 '^lapgan eval: expected' "$LG_BIN" eval
-expect_fail eval_bad_action 2 "unknown action 'fid'" "$LG_BIN" eval fid --model "$run"
-expect_fail eval_unknown_option 2 "unknown option '--frob'" "$LG_BIN" eval parzen --model "$run" --frob
-expect_fail eval_wrong_action_option 2 'not an option of .eval nn' "$LG_BIN" eval nn --model "$run" --classifier x
-expect_fail eval_no_model 2 'model RUN_DIR is required' "$LG_BIN" eval parzen
-expect_fail eval_no_classifier 2 'classifier FILE is required' "$LG_BIN" eval fd --model "$run"
-expect_fail eval_bad_grid 2 'sigma-grid' "$LG_BIN" eval parzen --model "$run" --sigma-grid 0.1,x
-expect_fail eval_bad_samples 2 'samples' "$LG_BIN" eval parzen --model "$run" --samples 1
-expect_fail eval_missing_model 1 "$t/none" "$LG_BIN" eval parzen --model "$t/none" --data "$A" --test-data "$B"
-expect_fail eval_valid_too_big 2 'valid 600' "$LG_BIN" eval parzen --model "$run" --data "$A" --test-data "$B" --valid 600
-expect_fail eval_no_test_split 2 'no test split' "$LG_BIN" eval parzen --model "$run" --data "$A"
-expect_fail eval_missing_classifier 1 "$t/none.st" "$LG_BIN" eval fd --model "$run" --classifier "$t/none.st" --real "$A"
-expect_fail eval_bad_metrics 1 'metrics.json: not a JSON object' "$LG_BIN" eval nn --model "$t/badrun" --data "$A" -n 2 -k 1 -o "$t/x.png"
+expect_fail eval_no_action 2 '^lapgan eval: expected' "$bin" eval
+expect_fail eval_bad_action 2 "unknown action 'fid'" "$bin" eval fid --model "$run"
+expect_fail eval_unknown_option 2 "unknown option '--frob'" "$bin" eval parzen --model "$run" --frob
+expect_fail eval_wrong_action_option 2 'not an option of .eval nn' "$bin" eval nn --model "$run" --classifier x
+expect_fail eval_no_model 2 'model RUN_DIR is required' "$bin" eval parzen
+expect_fail eval_no_classifier 2 'classifier FILE is required' "$bin" eval fd --model "$run"
+expect_fail eval_bad_grid 2 'sigma-grid' "$bin" eval parzen --model "$run" --sigma-grid 0.1,x
+expect_fail eval_bad_samples 2 'samples' "$bin" eval parzen --model "$run" --samples 1
+expect_fail eval_missing_model 1 "$t/none" "$bin" eval parzen --model "$t/none" --data "$A" --test-data "$B"
+expect_fail eval_valid_too_big 2 'valid 600' "$bin" eval parzen --model "$run" --data "$A" --test-data "$B" --valid 600
+expect_fail eval_no_test_split 2 'no test split' "$bin" eval parzen --model "$run" --data "$A"
+expect_fail eval_missing_classifier 1 "$t/none.st" "$bin" eval fd --model "$run" --classifier "$t/none.st" --real "$A"
+expect_fail eval_bad_metrics 1 'metrics.json: not a JSON object' "$bin" eval nn --model "$t/badrun" --data "$A" -n 2 -k 1 -o "$t/x.png"
 check eval_bad_metrics_kept cmp -s "$t/bad.json" "$t/badrun/metrics.json"
-expect_fail report_no_dir 2 'no RUN_DIR' "$LG_BIN" report
-expect_fail report_missing 1 'no level_<k>.safetensors' "$LG_BIN" report "$t/none"
-expect_fail report_bad_metrics 1 'metrics.json: not a JSON object' "$LG_BIN" report "$t/badrun"
+expect_fail report_no_dir 2 'no RUN_DIR' "$bin" report
+expect_fail report_missing 1 'no level_<k>.safetensors' "$bin" report "$t/none"
+expect_fail report_bad_metrics 1 'metrics.json: not a JSON object' "$bin" report "$t/badrun"
 finish

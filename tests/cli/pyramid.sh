@@ -2,12 +2,7 @@
 # lapgan pyramid: writes a valid PNG; bad inputs exit 1 with one stderr line
 # naming the file and leave no output behind. Usage: pyramid.sh path/to/lapgan
 set -u
-bin=${1:?usage: pyramid.sh LAPGAN}
-tmp=$(mktemp -d /tmp/lapgan-cli-pyramid.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1${2:+: $2}"; fails=$((fails + 1)); }
+source "$(dirname "$0")/lib.sh"
 
 is_png() { [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]; }
 png_wh() { od -An -tu1 -j16 -N8 "$1" | awk '{print $3*256+$4 "x" $7*256+$8}'; }

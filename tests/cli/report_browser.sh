@@ -11,18 +11,18 @@ fm=/usr/share/datasets/fashion-mnist
 chromium=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$chromium" ]; then echo "SKIP report_browser: chromium is not installed (scripts/deps.sh test)"; exit 0; fi
 if [ ! -f "$fm/train-images-idx3-ubyte.gz" ]; then echo "SKIP report_browser: no Fashion-MNIST"; exit 0; fi
-shots=$(cd "$(dirname "$LG_BIN")" && pwd)/report-shots
+shots=$(cd "$(dirname "$bin")" && pwd)/report-shots
 mkdir -p "$shots"
-t=$LG_TMP run=$t/run
+t=$tmp run=$t/run
 # 300 training images as IDX, so the sanitizer build stays quick.
 { printf '\x00\x00\x08\x03\x00\x00\x01\x2c\x00\x00\x00\x1c\x00\x00\x00\x1c'
   zcat "$fm/train-images-idx3-ubyte.gz" | tail -c +17 | head -c $((300 * 784)); } >"$t/a.img"
 data="idx:$t/a.img"
-if ! { "$LG_BIN" train --preset tiny --data "$data" --steps 10 --log-every 1 --threads 2 --out "$run" --quiet &&
-       "$LG_BIN" sample --model "$run" -n 30 --chain "$run/chain.png" &&
-       "$LG_BIN" eval parzen --model "$run" --data "$data" --test-data "$data" --samples 200 --valid 50 --test 100 --threads 2 &&
-       "$LG_BIN" eval nn --model "$run" --data "$data" -n 4 -k 3 --threads 2 &&
-       "$LG_BIN" report "$run" -o "$t/report.html"; } >"$t/setup.log" 2>&1; then
+if ! { "$bin" train --preset tiny --data "$data" --steps 10 --log-every 1 --threads 2 --out "$run" --quiet &&
+       "$bin" sample --model "$run" -n 30 --chain "$run/chain.png" &&
+       "$bin" eval parzen --model "$run" --data "$data" --test-data "$data" --samples 200 --valid 50 --test 100 --threads 2 &&
+       "$bin" eval nn --model "$run" --data "$data" -n 4 -k 3 --threads 2 &&
+       "$bin" report "$run" -o "$t/report.html"; } >"$t/setup.log" 2>&1; then
   echo "FAIL report_browser_setup: $(tail -3 "$t/setup.log")"; exit 1
 fi
 
@@ -34,8 +34,8 @@ browse --dump-dom --run-all-compositor-stages-before-draw --virtual-time-budget=
   "file://$t/report.html" >"$t/dom.html"
 svgs=$(grep -o '<svg' "$t/dom.html" | wc -l)
 imgs=$(grep -o '<img [^>]*src="data:image/png;base64,' "$t/dom.html" | wc -l)
-if [ "$svgs" -eq 6 ] && [ "$imgs" -ge 4 ] && grep -q '</body>' "$t/dom.html"; then ok report_browser_dom
-else bad report_browser_dom "$svgs svg, $imgs img in chromium's DOM: $(head -c 200 "$t/chromium.err")"; fi
+if [ "$svgs" -eq 6 ] && [ "$imgs" -ge 4 ] && grep -q '</body>' "$t/dom.html"; then pass report_browser_dom
+else fail report_browser_dom "$svgs svg, $imgs img in chromium's DOM: $(head -c 200 "$t/chromium.err")"; fi
 
 rm -f "$shots/report.png"
 (cd "$t" && browse --screenshot="$shots/report.png" --window-size=1200,2000 --hide-scrollbars \
@@ -43,6 +43,6 @@ rm -f "$shots/report.png"
 dims=$(file "$shots/report.png" 2>/dev/null | sed -n 's/.*PNG image data, \([0-9]*\) x \([0-9]*\).*/\1 \2/p')
 size=$(stat -c %s "$shots/report.png" 2>/dev/null || echo 0)
 # A blank 1200x2000 page compresses to a few kB; text, charts and sample grids do not.
-if [ "$dims" = "1200 2000" ] && [ "$size" -gt 60000 ]; then ok report_browser_screenshot
-else bad report_browser_screenshot "'$dims', $size bytes: $(head -c 200 "$t/chromium.err")"; fi
+if [ "$dims" = "1200 2000" ] && [ "$size" -gt 60000 ]; then pass report_browser_screenshot
+else fail report_browser_screenshot "'$dims', $size bytes: $(head -c 200 "$t/chromium.err")"; fi
 finish

@@ -4,13 +4,8 @@
 # serving (tests/study/bad_input.py); the report's numbers match an
 # independent computation from the database. Usage: study_http.sh LAPGAN
 set -u
-bin=${1:?usage: study_http.sh LAPGAN}
+source "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")/../.." && pwd)
-tmp=$(mktemp -d /tmp/lapgan-study-http.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1${2:+: $2}"; fails=$((fails + 1)); }
 
 if [ ! -d /usr/share/datasets/fashion-mnist ] || ! command -v python3 >/dev/null; then
   echo "SKIP study_http: needs Fashion-MNIST and python3"; exit 0

@@ -3,8 +3,8 @@
 # tiny model and every error a user is likely to make.
 set -u
 source "$(dirname "$0")/lib.sh"
-B=$LG_BIN
-D=$LG_TMP/run
+B=$bin
+D=$tmp/run
 
 check version "$B" --version
 check help_top "$B" --help
@@ -20,8 +20,8 @@ expect_fail bad_data 1 "/nonexistent" "$B" train --data idx:/nonexistent/images
 expect_fail odd_batch 2 "even" "$B" train --preset tiny --batch 7 --steps 1 --out "$D-odd"
 expect_fail bad_levels 2 "--levels" "$B" train --levels 0,x
 expect_fail sample_no_model 2 "--model" "$B" sample
-expect_fail sample_missing 1 "$LG_TMP/none" "$B" sample --model "$LG_TMP/none"
-expect_fail info_missing 1 "no such file" "$B" info "$LG_TMP/none"
+expect_fail sample_missing 1 "$tmp/none" "$B" sample --model "$tmp/none"
+expect_fail info_missing 1 "no such file" "$B" info "$tmp/none"
 
 if [ ! -d /usr/share/datasets/fashion-mnist ]; then
   echo "SKIP train_tiny: Fashion-MNIST not installed"; finish; exit
@@ -32,14 +32,14 @@ check checkpoints bash -c "ls '$D'/level_0.safetensors '$D'/level_1.safetensors 
 check log_lines bash -c "[ \$(wc -l < '$D/log_level_0.jsonl') -eq 4 ] && grep -q '\"d_real_acc\"' '$D/log_level_0.jsonl'"
 check progress_grids bash -c "ls '$D'/samples/level_0_step_000002.png '$D'/samples/model_step_000004.png >/dev/null"
 check info_dir bash -c "'$B' info '$D' | grep -q 'level 2 (7x7), step 4'"
-check sample_png "$B" sample --model "$D" -n 30 --seed 3 -o "$LG_TMP/s.png" --chain "$LG_TMP/c.png"
-check sample_is_png bash -c "head -c 8 '$LG_TMP/s.png' | od -An -tx1 | grep -q '89 50 4e 47'"
-"$B" sample --model "$D" -n 30 --seed 3 -o "$LG_TMP/s2.png" >/dev/null
-check sample_deterministic cmp -s "$LG_TMP/s.png" "$LG_TMP/s2.png"
-"$B" sample --model "$D" -n 30 --seed 4 -o "$LG_TMP/s3.png" >/dev/null
-check sample_seed_matters bash -c "! cmp -s '$LG_TMP/s.png' '$LG_TMP/s3.png'"
-check sample_class "$B" sample --model "$D" -n 10 --class 3 -o "$LG_TMP/c3.png"
-expect_fail sample_bad_class 2 "classes 0 to 9" "$B" sample --model "$D" --class 10 -o "$LG_TMP/x.png"
+check sample_png "$B" sample --model "$D" -n 30 --seed 3 -o "$tmp/s.png" --chain "$tmp/c.png"
+check sample_is_png bash -c "head -c 8 '$tmp/s.png' | od -An -tx1 | grep -q '89 50 4e 47'"
+"$B" sample --model "$D" -n 30 --seed 3 -o "$tmp/s2.png" >/dev/null
+check sample_deterministic cmp -s "$tmp/s.png" "$tmp/s2.png"
+"$B" sample --model "$D" -n 30 --seed 4 -o "$tmp/s3.png" >/dev/null
+check sample_seed_matters bash -c "! cmp -s '$tmp/s.png' '$tmp/s3.png'"
+check sample_class "$B" sample --model "$D" -n 10 --class 3 -o "$tmp/c3.png"
+expect_fail sample_bad_class 2 "classes 0 to 9" "$B" sample --model "$D" --class 10 -o "$tmp/x.png"
 expect_fail sample_unwritable 1 "/nonexistent" "$B" sample --model "$D" -n 4 -o /nonexistent/x.png
 # Resume with a different model is refused, naming the file.
 expect_fail resume_other_model 1 "level_.\.safetensors.*different model" \
@@ -49,6 +49,6 @@ check resume_more "$B" train --preset tiny --class-conditional --steps 6 --ckpt-
   --sample-every 0 --out "$D" --resume --quiet --threads 2
 check resumed_step bash -c "'$B' info '$D/level_0.safetensors' | grep -q 'step 6'"
 # A corrupt checkpoint is a one-line error, not a crash.
-head -c 100 "$D/level_1.safetensors" > "$LG_TMP/trunc.safetensors"
-expect_fail info_truncated 1 "trunc.safetensors" "$B" info "$LG_TMP/trunc.safetensors"
+head -c 100 "$D/level_1.safetensors" > "$tmp/trunc.safetensors"
+expect_fail info_truncated 1 "trunc.safetensors" "$B" info "$tmp/trunc.safetensors"
 finish
