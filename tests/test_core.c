@@ -99,6 +99,9 @@ static void test_errors_and_names(void) {
     lg_status s = lg_error(LG_ERR_IO, "%s: line\nbreak", "file.bin");
     CHECK(s == LG_ERR_IO);
     CHECK(!strcmp(lg_errmsg(), "file.bin: line break"));
+    /* Prefixing the current message with its own text is allowed. */
+    lg_error(LG_ERR_FORMAT, "%s: %s", "model.json", lg_errmsg());
+    CHECK(!strcmp(lg_errmsg(), "model.json: file.bin: line break"));
     lg_error_clear();
     CHECK(lg_errmsg()[0] == 0);
 }

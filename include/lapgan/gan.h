@@ -72,6 +72,9 @@ lg_status lg_model_desc_validate(const lg_model_desc *m);
 /* JSON round trip (for checkpoints). *json is malloc'd; free() it. */
 lg_status lg_model_desc_to_json(const lg_model_desc *m, char **json);
 lg_status lg_model_desc_from_json(lg_model_desc *m, const char *json, const char *source);
+/* Reads a JSON model description file (as `lapgan train --print-json`
+ * writes), so users can change widths, dropout or levels without code. */
+lg_status lg_model_desc_load(lg_model_desc *m, const char *path);
 /* A human-readable table of levels, nets and recipe (malloc'd). */
 char *lg_model_desc_describe(const lg_model_desc *m);
 

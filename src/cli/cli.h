@@ -42,8 +42,8 @@ int lg_cli_test_spec(const char *data, char *buf, size_t len);
 enum { LG_CLI_HELP = -1 };
 
 typedef struct {
-    const char *data, *preset, *out, *filter;
-    int cc, dcgan, adam, resume, print_model, quiet, backend;
+    const char *data, *preset, *model, *out, *filter;
+    int cc, dcgan, adam, resume, print_model, print_json, quiet, backend;
     long levels_mask, steps, batch, threads, ckpt_every, sample_every, log_every;
     double epochs;
     unsigned long long seed;

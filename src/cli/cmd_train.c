@@ -22,6 +22,7 @@ static void usage(FILE *f) {
             "  --data SPEC          data set (default fashion): fashion[:DIR], cifar10:DIR,\n"
             "                       idx:IMAGES[,LABELS], folder:DIR\n"
             "  --preset NAME        model (default fashion): %s\n"
+            "  --model FILE         model description JSON instead of a preset (see --print-json)\n"
             "  --class-conditional  CC-LAPGAN: condition every level on the class label\n"
             "  --dcgan              the DCGAN recipe: Adam 2e-4/0.5, batch norm, LeakyReLU in D\n"
             "  --adam               Adam lr 2e-4, beta1 0.5 instead of the paper's SGD (nets unchanged)\n"
@@ -39,6 +40,7 @@ static void usage(FILE *f) {
             "  --log-every N        steps between log lines (default 50)\n"
             "  --backend B          cpu (default) or ref (slow reference loops)\n"
             "  --print-model        print the model description and exit\n"
+            "  --print-json         print it as JSON (a starting point for --model) and exit\n"
             "  --quiet              no progress lines\n",
             lg_preset_names());
 }
@@ -118,6 +120,7 @@ int lg_cli_parse_train(int argc, char **argv, lg_train_opts *o) {
         if (lg_cli_is_help(a)) return LG_CLI_HELP;
         else if (!strcmp(a, "--data") && v) o->data = v;
         else if (!strcmp(a, "--preset") && v) o->preset = v;
+        else if (!strcmp(a, "--model") && v) o->model = v;
         else if (!strcmp(a, "--out") && v) o->out = v;
         else if (!strcmp(a, "--filter") && v) o->filter = v;
         else if (!strcmp(a, "--levels") && v) r = parse_levels(v, &o->levels_mask);
@@ -141,8 +144,9 @@ int lg_cli_parse_train(int argc, char **argv, lg_train_opts *o) {
             else if (!strcmp(a, "--adam")) o->adam = 1;
             else if (!strcmp(a, "--resume")) o->resume = 1;
             else if (!strcmp(a, "--print-model")) o->print_model = 1;
+            else if (!strcmp(a, "--print-json")) o->print_json = 1;
             else if (!strcmp(a, "--quiet")) o->quiet = 1;
-            else if (!v && strstr(" --data --preset --out --filter --levels --backend ", a))
+            else if (!v && strstr(" --data --preset --model --out --filter --levels --backend ", a))
                 r = lg_cli_usage_error("train", "%s needs a value", a);
             else r = lg_cli_usage_error("train", "unknown option '%s'", a);
         }
@@ -152,8 +156,13 @@ int lg_cli_parse_train(int argc, char **argv, lg_train_opts *o) {
     return LG_EXIT_OK;
 }
 
+/* The preset, or the user's JSON description. */
+static lg_status base_desc(const lg_train_opts *o, lg_model_desc *m) {
+    return o->model ? lg_model_desc_load(m, o->model) : lg_preset(o->preset, m);
+}
+
 static lg_status build_desc(const lg_train_opts *o, const lg_dataset *ds, lg_model_desc *m) {
-    lg_status st = lg_preset(o->preset, m);
+    lg_status st = base_desc(o, m);
     if (st != LG_OK) return st;
     if (o->filter && (st = lg_pyr_filter_parse(o->filter, &m->filter)) != LG_OK) return st;
     if (o->adam) lg_model_desc_adam(m);
@@ -178,15 +187,18 @@ int lg_cmd_train(int argc, char **argv) {
     if (r) return r;
     lg_set_threads((int)o.threads);
     lg_model_desc m;
-    if (o.print_model) {
+    if (o.print_model || o.print_json) {
         lg_status st = build_desc(&o, NULL, &m);
         if (st != LG_OK && !(o.cc && st == LG_ERR_ARG)) return lg_cli_fail("train", st);
-        char *d = lg_model_desc_describe(&m);
+        char *d = NULL;
+        if (o.print_json && (st = lg_model_desc_to_json(&m, &d)) != LG_OK)
+            return lg_cli_fail("train", st);
+        if (!o.print_json) d = lg_model_desc_describe(&m);
         printf("%s", d ? d : "");
         free(d);
         return LG_EXIT_OK;
     }
-    lg_status st = lg_preset(o.preset, &m); /* fail fast on a bad preset, before loading data */
+    lg_status st = base_desc(&o, &m); /* fail fast on a bad model, before loading data */
     if (st != LG_OK) return lg_cli_fail("train", st);
     lg_dataset *ds;
     double t0 = lg_time_s();

@@ -23,10 +23,14 @@ const char *lg_errmsg(void) { return lg__msg; }
 void lg_error_clear(void) { lg__msg[0] = 0; }
 
 lg_status lg_error(lg_status s, const char *fmt, ...) {
+    /* Format aside first: callers may prefix the current message by passing
+     * lg_errmsg() as an argument. */
+    char buf[sizeof lg__msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(lg__msg, sizeof lg__msg, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    memcpy(lg__msg, buf, sizeof buf);
     /* Messages are one line by contract: fold any newline a caller let in. */
     for (char *p = lg__msg; *p; p++)
         if (*p == '\n' || *p == '\r') *p = ' ';

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/check.h"
+#include "io/file.h"
 #include "lapgan/gan.h"
 
 #define W(...) (int[LG_MAX_WIDTHS]){__VA_ARGS__}
@@ -60,6 +61,9 @@ static void preset_fashion(lg_model_desc *m) {
     m->level[0] = conv_level(28, 5, 5, 5, 32, 32, 0.5f);
     m->level[1] = conv_level(14, 5, 5, 5, 32, 32, 0.5f);
     m->level[2] = fc_level(7, 100, 600, 300, 0.5f);
+    /* Without batch norm in G this 7x7 FC GAN collapses to one image within
+     * 500 steps (docs/eval.md); with it, it covers the classes. */
+    m->level[2].g_bn = 1;
 }
 
 /* cifar10 (paper): 28x28 crops, 8 -> 14 -> 28; FC 8x8 level with G 1200 and
@@ -109,12 +113,13 @@ static void preset_tiny(lg_model_desc *m) {
 }
 
 /* gan-fashion: the single-scale baseline, one FC GAN on 28x28 images with
- * the fashion LAPGAN's capacity: G 395-395 has 506,779 parameters (the
- * three LAPGAN generators together: 506,779), D 194-194 has 190,315 (the
+ * the fashion LAPGAN's capacity: G 395-395 has 508,359 parameters (the
+ * three LAPGAN generators together: 509,179), D 194-194 has 190,315 (the
  * three discriminators: 189,891). */
 static void preset_gan_fashion(lg_model_desc *m) {
     base(m, "gan-fashion", 1, 1);
     m->level[0] = fc_level(28, 100, 395, 194, 0.5f);
+    m->level[0].g_bn = 1; /* the same recipe as fashion's FC level */
 }
 
 static const struct {
@@ -364,7 +369,7 @@ lg_status lg_model_desc_from_json(lg_model_desc *m, const char *text, const char
         LG_TRY_GOTO(st, widths_from(dw, l->d_width, &l->d_nw, src, k), done);
     }
     st = lg_model_desc_validate(m);
-    if (st != LG_OK) st = lg_error(st, "%s: %s", src, lg_errmsg());
+    if (st != LG_OK) st = lg_error(LG_ERR_FORMAT, "%s: %s", src, lg_errmsg());
 done:
     json_decref(o);
     return st;
@@ -376,6 +381,13 @@ static void put_widths(char *b, size_t n, const int *w, int nw) {
     size_t len = 0;
     for (int i = 0; i < nw && len < n; i++)
         len += (size_t)snprintf(b + len, n - len, "%s%d", i ? "," : "", w[i]);
+}
+
+/* ", BN, dropout 0.5" after a net's hidden widths. */
+static void put_extras(char *b, size_t n, int bn, float dropout) {
+    int len = snprintf(b, n, "%s", bn ? ", BN" : "");
+    if (dropout > 0 && len >= 0 && (size_t)len < n)
+        snprintf(b + len, n - (size_t)len, ", dropout %g", dropout);
 }
 
 char *lg_model_desc_describe(const lg_model_desc *m) {
@@ -396,17 +408,17 @@ char *lg_model_desc_describe(const lg_model_desc *m) {
         char gw[64], dw[64];
         put_widths(gw, sizeof gw, l->g_width, l->g_nw);
         put_widths(dw, sizeof dw, l->d_width, l->d_nw);
+        char ge[48], de[48];
+        put_extras(ge, sizeof ge, l->g_bn, l->g_dropout);
+        put_extras(de, sizeof de, l->d_bn, l->d_dropout);
         if (l->fc)
-            OUT("  level %d %2dx%-2d FC    G: z%d -> [%s] -> %d   D: [%s] -> 1%s\n", k, l->size,
-                l->size, l->zdim, gw, m->c * l->size * l->size, dw,
-                l->d_dropout > 0 ? ", dropout" : "");
+            OUT("  level %d %2dx%-2d FC    G: z%d -> [%s]%s -> %d   D: [%s]%s -> 1\n", k, l->size,
+                l->size, l->zdim, gw, ge, m->c * l->size * l->size, dw, de);
         else
-            OUT("  level %d %2dx%-2d conv  G: %d+%d planes -> [%s] %dx%d -> %d (%dx%d)%s%s   "
-                "D: [%s] %dx%d%s%s -> 1\n",
-                k, l->size, l->size, l->zdim, m->c, gw, l->g_kernel, l->g_kernel, m->c,
-                l->g_out_kernel, l->g_out_kernel, l->g_bn ? ", BN" : "",
-                l->g_dropout > 0 ? ", dropout" : "", dw, l->d_kernel, l->d_kernel,
-                l->d_bn ? ", BN" : "", l->d_dropout > 0 ? ", dropout" : "");
+            OUT("  level %d %2dx%-2d conv  G: %d+%d planes -> [%s] %dx%d%s -> %d (%dx%d)   "
+                "D: [%s] %dx%d%s -> 1\n",
+                k, l->size, l->size, l->zdim, m->c, gw, l->g_kernel, l->g_kernel, ge, m->c,
+                l->g_out_kernel, l->g_out_kernel, dw, l->d_kernel, l->d_kernel, de);
     }
     const lg_optim_cfg *o = &m->opt;
     if (o->kind == LG_OPT_SGD)
@@ -418,4 +430,23 @@ char *lg_model_desc_describe(const lg_model_desc *m) {
         m->leaky_d ? "LeakyReLU(0.2)" : "ReLU", m->batch, m->noise_lo, m->noise_hi);
 #undef OUT
     return s;
+}
+
+lg_status lg_model_desc_load(lg_model_desc *m, const char *path) {
+    LG_CHECK(m && path, LG_ERR_ARG, "lg_model_desc_load: NULL argument");
+    unsigned char *buf;
+    size_t n;
+    LG_TRY(lg_read_file(path, 1u << 20, &buf, &n));
+    char *text = malloc(n + 1);
+    if (!text) {
+        lg_free(buf);
+        return lg_error(LG_ERR_NOMEM, "%s: out of memory", path);
+    }
+    memcpy(text, buf, n);
+    text[n] = 0;
+    lg_free(buf);
+    lg_status st = strlen(text) == n ? lg_model_desc_from_json(m, text, path)
+                                     : lg_error(LG_ERR_FORMAT, "%s: NUL byte in JSON", path);
+    free(text);
+    return st; /* from_json validated it */
 }

@@ -22,6 +22,16 @@ expect_fail bad_levels 2 "--levels" "$B" train --levels 0,x
 expect_fail sample_no_model 2 "--model" "$B" sample
 expect_fail sample_missing 1 "$tmp/none" "$B" sample --model "$tmp/none"
 expect_fail info_missing 1 "no such file" "$B" info "$tmp/none"
+# A model description file: --print-json writes one, --model reads it back.
+"$B" train --preset tiny --print-json > "$tmp/tiny.json"
+check model_json_roundtrip bash -c "'$B' train --model '$tmp/tiny.json' --print-json | cmp -s - '$tmp/tiny.json'"
+sed 's/"d_dropout":0.5/"d_dropout":0.25/g' "$tmp/tiny.json" > "$tmp/tiny-d.json"
+check model_json_edit bash -c "'$B' train --model '$tmp/tiny-d.json' --print-model | grep -q 'dropout 0.25'"
+expect_fail model_missing 1 "$tmp/none.json" "$B" train --model "$tmp/none.json"
+printf '{"format":"lapgan-model-1",' > "$tmp/cut.json"
+expect_fail model_not_json 1 "cut.json: model description is not JSON" "$B" train --model "$tmp/cut.json"
+sed 's/"channels":1/"channels":5/' "$tmp/tiny.json" > "$tmp/c5.json"
+expect_fail model_bad_channels 1 "channels" "$B" train --model "$tmp/c5.json"
 
 if [ ! -d /usr/share/datasets/fashion-mnist ]; then
   echo "SKIP train_tiny: Fashion-MNIST not installed"; finish; exit
@@ -31,6 +41,8 @@ check train_tiny "$B" train --preset tiny --class-conditional --steps 4 --ckpt-e
 check checkpoints bash -c "ls '$D'/level_0.safetensors '$D'/level_1.safetensors '$D'/level_2.safetensors >/dev/null"
 check log_lines bash -c "[ \$(wc -l < '$D/log_level_0.jsonl') -eq 4 ] && grep -q '\"d_real_acc\"' '$D/log_level_0.jsonl'"
 check progress_grids bash -c "ls '$D'/samples/level_0_step_000002.png '$D'/samples/model_step_000004.png >/dev/null"
+check train_model_json "$B" train --model "$tmp/tiny-d.json" --levels 2 --steps 2 --out "$D-json" --quiet --threads 2
+check info_model_json bash -c "'$B' info '$D-json' | grep -q 'dropout 0.25'"
 check info_dir bash -c "'$B' info '$D' | grep -q 'level 2 (7x7), step 4'"
 check sample_png "$B" sample --model "$D" -n 30 --seed 3 -o "$tmp/s.png" --chain "$tmp/c.png"
 check sample_is_png bash -c "head -c 8 '$tmp/s.png' | od -An -tx1 | grep -q '89 50 4e 47'"
