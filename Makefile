@@ -3,28 +3,41 @@
 #   make test    install what is missing, build, run every test
 #   make SAN=1   AddressSanitizer + UBSan build in build-san/
 #   make bench   benchmarks against PyTorch (not tests)
+#   make MPI=1   `mpirun -np N lapgan train` across processes, in build-mpi/
+#                (needs an MPI: libopenmpi-dev; the default build does not)
 
 CC      ?= gcc
 ARCH    := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 BLASDIR := /usr/lib/$(ARCH)/openblas-openmp
 BLASINC := /usr/include/$(ARCH)/openblas-openmp
 
+ifeq ($(MPI),1)
+MPI_SUFFIX := -mpi
+MPI_CFLAGS ?= $(shell mpicc --showme:compile 2>/dev/null || pkg-config --cflags ompi-c mpich 2>/dev/null)
+MPI_LIBS   ?= $(shell mpicc --showme:link 2>/dev/null || pkg-config --libs ompi-c mpich 2>/dev/null)
+DIST_UNUSED := src/dist/serial.c
+else
+DIST_UNUSED := src/dist/mpi.c
+endif
+
 ifeq ($(SAN),1)
-BUILD   ?= build-san
+BUILD   ?= build-san$(MPI_SUFFIX)
 OPT     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 else
-BUILD   ?= build
+BUILD   ?= build$(MPI_SUFFIX)
 OPT     := -O3 -march=native -g
 endif
 
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter $(OPT) -fopenmp \
-           -Iinclude -Isrc -I$(BLASINC) -MMD -MP
+           -Iinclude -Isrc -I$(BLASINC) -MMD -MP $(MPI_CFLAGS)
 LDFLAGS += $(OPT) -fopenmp -L$(BLASDIR) -Wl,-rpath,$(BLASDIR)
-LDLIBS  += -lopenblas -ldnnl -lpng -ljpeg -ljansson -lmicrohttpd -lsqlite3 -lz -lm -lpthread
+LDLIBS  += -lopenblas -ldnnl -lpng -ljpeg -ljansson -lmicrohttpd -lsqlite3 -lz -lm -lpthread $(MPI_LIBS)
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/backend/*.c src/backend/*/*.c src/nn/*.c \
               src/pyramid/*.c src/gan/*.c src/data/*.c src/io/*.c src/eval/*.c src/dist/*.c src/study/*.c))
+# One implementation of src/dist/dist.h: serial.c, or mpi.c with MPI=1.
+LIB_SRC  := $(filter-out $(DIST_UNUSED),$(LIB_SRC))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC:= $(sort $(wildcard bench/*.c))
@@ -121,7 +134,7 @@ bench:
 	@bench/run.sh $(BUILD)
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-mpi build-san-mpi
 
 -include $(wildcard $(FUZZ_BUILD)/*/*.d $(FUZZ_BUILD)/*/*/*.d $(FUZZ_BUILD)/*/*/*/*.d)
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d) $(BENCHES:=.d)

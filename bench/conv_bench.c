@@ -5,10 +5,14 @@
  * bench/ref/conv_bench.py times PyTorch on the same op; bench/conv.sh runs
  * the two alternately and compares. `--set cifar` times instead the 5x5
  * layers of the cifar10 preset (batch 128, 28x28 and 14x14, 3-4 channel
- * inputs and outputs), which decide where the cpu backend uses oneDNN.
+ * inputs and outputs), which decide where the cpu backend uses oneDNN;
+ * `--set wino` the 128->128 layers at batch 64, 128 and 256 (sampling),
+ * 28x28 and 14x14, where Winograd (wino2 = F(2x2,5x5), wino4 = F(4x4,5x5);
+ * forward and backward-data only, GFLOP/s still counting direct-convolution
+ * flops) competes with oneDNN.
  *
  *   build-x/bench/conv_bench [--threads N] [--reps R] [--impl NAME,...] [--shape HW]
- *                            [--set main|cifar]
+ *                            [--set main|cifar|wino]
  *
  * Prints "RESULT impl shape direction median_ms gflops gflop" lines, shape
  * as NxCIxHxW>CO (1 FMA = 2 flops; nominal count, padding taps included);
@@ -19,6 +23,7 @@
 
 #include "backend/cpu/cpu.h"
 #include "backend/cpu/dnnl_conv.h"
+#include "backend/cpu/winograd.h"
 #include "lapgan.h"
 
 enum { DIR_FWD, DIR_BWD_DATA, DIR_BWD_FILTER, NDIR };
@@ -48,6 +53,14 @@ static void run_dnnl(problem *p, int dir) {
         exit(1);
     }
 }
+
+/* Winograd has no backward-weights: that row is left out. */
+static void run_wino(problem *p, int dir, int m) {
+    if (dir == DIR_FWD) lg_wino_conv_fwd(&p->d, m, p->x, p->w, p->b, p->y, p->ws);
+    if (dir == DIR_BWD_DATA) lg_wino_conv_bwd_data(&p->d, m, p->dy, p->w, p->dx, p->ws);
+}
+static void run_wino2(problem *p, int dir) { run_wino(p, dir, 2); }
+static void run_wino4(problem *p, int dir) { run_wino(p, dir, 4); }
 
 /* Whether name is one of the comma-separated names in list (NULL: all). */
 static int listed(const char *list, const char *name) {
@@ -102,7 +115,8 @@ static void problem_init(problem *p, shape sh) {
     p->x = filled(&r, nx), p->dy = filled(&r, ny), p->w = filled(&r, nw);
     p->b = filled(&r, d.co), p->y = filled(&r, ny), p->dx = filled(&r, nx);
     p->dw = filled(&r, nw), p->db = filled(&r, d.co);
-    p->ws = filled(&r, lg_cpu_im2col_conv_workspace(&d));
+    size_t ws = lg_cpu_im2col_conv_workspace(&d), wws = lg_wino_conv_workspace(&d);
+    p->ws = filled(&r, ws > wws ? ws : wws);
 }
 
 static void problem_free(problem *p) {
@@ -111,7 +125,7 @@ static void problem_free(problem *p) {
 }
 
 int main(int argc, char **argv) {
-    int threads = 2, reps = 5, only_hw = 0;
+    int threads = 2, reps = 5, only_hw = 0, batch = 0;
     const char *only_impl = NULL, *set = "main";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
@@ -119,9 +133,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--impl")) only_impl = argv[i + 1];
         else if (!strcmp(argv[i], "--shape")) only_hw = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--set")) set = argv[i + 1];
+        else if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]); /* tiny smoke runs */
         else {
-            fprintf(stderr, "usage: %s [--threads N] [--reps R] [--impl im2col,dnnl,dnnl_nchw,dnnl_nhwc] "
-                            "[--shape HW] [--set main|cifar]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--threads N] [--reps R] [--impl im2col,dnnl,dnnl_nchw,dnnl_nhwc,"
+                            "wino2,wino4] [--shape HW] [--set main|cifar|wino] [--batch N]\n", argv[0]);
             return 2;
         }
     }
@@ -135,34 +150,44 @@ int main(int argc, char **argv) {
     } impls[] = {{"im2col", run_im2col, LG_DNNL_LAYOUT_ANY},
                   {"dnnl", run_dnnl, LG_DNNL_LAYOUT_ANY},
                   {"dnnl_nchw", run_dnnl, LG_DNNL_LAYOUT_NCHW},
-                  {"dnnl_nhwc", run_dnnl, LG_DNNL_LAYOUT_NHWC}};
+                  {"dnnl_nhwc", run_dnnl, LG_DNNL_LAYOUT_NHWC},
+                  {"wino2", run_wino2, LG_DNNL_LAYOUT_ANY},
+                  {"wino4", run_wino4, LG_DNNL_LAYOUT_ANY}};
     static const shape main_set[] = {{64, 128, 128, 16}, {64, 128, 128, 32}};
     static const shape cifar_set[] = {{128, 4, 128, 28},   {128, 128, 128, 28}, {128, 128, 3, 28},
                                       {128, 3, 128, 28},   {128, 6, 128, 28},   {128, 4, 128, 14},
                                       {128, 128, 128, 14}, {128, 128, 3, 14},   {128, 3, 128, 14},
                                       {128, 6, 128, 14}};
-    int cifar = !strcmp(set, "cifar");
-    const shape *shapes = cifar ? cifar_set : main_set;
-    int nshapes = cifar ? 10 : 2;
+    static const shape wino_set[] = {{64, 128, 128, 28},  {64, 128, 128, 14},
+                                     {128, 128, 128, 28}, {128, 128, 128, 14},
+                                     {256, 128, 128, 28}, {256, 128, 128, 14}};
+    int cifar = !strcmp(set, "cifar"), wino = !strcmp(set, "wino");
+    const shape *shapes = cifar ? cifar_set : wino ? wino_set : main_set;
+    int nshapes = cifar ? 10 : wino ? 6 : 2;
     printf("# conv_bench: Conv2d 5x5 pad 2 (%s set), %d threads, median of %d\n", set,
            lg_get_threads(), reps);
     for (int s = 0; s < nshapes; s++) {
         if (only_hw && only_hw != shapes[s].hw) continue;
         problem p;
-        problem_init(&p, shapes[s]);
+        shape sh = shapes[s];
+        if (batch > 0) sh.n = batch;
+        problem_init(&p, sh);
         double flops = 2.0 * p.d.n * p.d.co * p.d.ho * p.d.wo * (double)p.d.ci * 25;
         char name[64];
         snprintf(name, sizeof name, "%dx%dx%dx%d>%d", p.d.n, p.d.ci, p.d.hi, p.d.wi, p.d.co);
         for (size_t k = 0; k < sizeof impls / sizeof *impls; k++) {
             if (!listed(only_impl, impls[k].name)) continue;
             lg_dnnl_conv_set_layout(impls[k].layout);
+            const int ndir = impls[k].fn == run_wino2 || impls[k].fn == run_wino4 ? DIR_BWD_FILTER
+                                                                                   : NDIR;
             double total = 0;
-            for (int dir = 0; dir < NDIR; dir++) {
+            for (int dir = 0; dir < ndir; dir++) {
                 double t = time_dir(impls[k].fn, &p, dir, reps);
                 total += t;
                 printf("RESULT %s %s %s %.3f %.1f %.4f\n", impls[k].name, name, dir_name[dir],
                        1e3 * t, flops / t * 1e-9, flops * 1e-9);
             }
+            if (ndir < NDIR) continue;
             printf("RESULT %s %s total %.3f %.1f %.4f\n", impls[k].name, name, 1e3 * total,
                    3 * flops / total * 1e-9, 3 * flops * 1e-9);
             fflush(stdout);

@@ -1,7 +1,9 @@
 /* Parzen-window cost at CIFAR size: 10,000 samples, 10,000 test images of
  * 3072 dims (plus the 10-value sigma search on 1,000 validation images), and
  * how far the SGEMM path is from a direct double sum on a few rows.
- * usage: parzen_bench [threads] [n] [m] [d]   (defaults 2 10000 10000 3072) */
+ * usage: parzen_bench [threads] [n] [m] [d]   (defaults 2 10000 10000 3072)
+ * Ends with the machine-readable lines "parzen_sigma_s v" and "parzen_ll_s v"
+ * (bench/run.sh; bench/ref/lapgan_ref.py --parzen prints the same). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +61,7 @@ int main(int argc, char **argv) {
            t2 - t1, 2.0 * n * (double)m * d / (t2 - t1) * 1e-9);
     printf("  mean %.2f  std %.2f  sem %.2f nats; max |sgemm - direct double| = %.2e nats\n",
            sum.mean, sum.std, sum.sem, worst);
+    printf("parzen_sigma_s %.4f\nparzen_ll_s %.4f\n", t1 - t0, t2 - t1);
     lg_free(s), lg_free(t), free(ll);
     return 0;
 }

@@ -3,7 +3,8 @@
  * chains than FMA latency x ports, so the pipes never wait) on registers
  * only; 1 FMA = 2 flops. Reports AVX-512 and AVX2 rates, 1 and N threads.
  *
- *   build-x/bench/peak_fma [threads]     (default: all cores) */
+ *   build-x/bench/peak_fma [threads] [log2 iterations]   (default: all cores, 24;
+ *                                                        small values for smoke tests) */
 #include <immintrin.h>
 #include <omp.h>
 #include <stdio.h>
@@ -11,7 +12,8 @@
 
 #include "lapgan/core.h"
 
-enum { CHAINS = 16, ITERS = 1 << 24 };
+enum { CHAINS = 16 };
+static long n_iters = 1L << 24;
 
 __attribute__((target("avx512f"))) static float run_avx512(long iters) {
     __m512 acc[CHAINS];
@@ -35,7 +37,7 @@ __attribute__((target("avx2,fma"))) static float run_avx2(long iters) {
     return out[0] + out[7];
 }
 
-/* GFLOP/s of `threads` threads each running kernel(ITERS), best of 5: the
+/* GFLOP/s of `threads` threads each running kernel(n_iters), best of 5: the
  * machine may be shared, and the best run is the one nobody disturbed. */
 static double measure(float (*kernel)(long), int lanes, int threads) {
     double best = 0;
@@ -44,10 +46,10 @@ static double measure(float (*kernel)(long), int lanes, int threads) {
         double t0 = lg_time_s();
         float s = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : s)
-        s += kernel(ITERS);
+        s += kernel(n_iters);
         double dt = lg_time_s() - t0;
         sink += s;
-        double gf = 2.0 * lanes * CHAINS * (double)ITERS * threads / dt * 1e-9;
+        double gf = 2.0 * lanes * CHAINS * (double)n_iters * threads / dt * 1e-9;
         if (gf > best) best = gf;
     }
     (void)sink;
@@ -57,6 +59,8 @@ static double measure(float (*kernel)(long), int lanes, int threads) {
 int main(int argc, char **argv) {
     int n = argc > 1 ? atoi(argv[1]) : omp_get_num_procs();
     if (n < 1) n = 1;
+    int lg = argc > 2 ? atoi(argv[2]) : 24;
+    if (lg >= 1 && lg <= 30) n_iters = 1L << lg;
     printf("fp32 FMA peak, GFLOP/s (1 FMA = 2 flops), best of 5\n");
     if (__builtin_cpu_supports("avx512f"))
         printf("avx512  1 thread: %7.1f   %d threads: %7.1f\n", measure(run_avx512, 16, 1), n,

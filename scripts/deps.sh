@@ -8,8 +8,9 @@ want=(build-essential make pkg-config zlib1g-dev libpng-dev libjpeg62-turbo-dev
 case "${1:-build}" in
   build) ;;
   test)  want+=(valgrind chromium chromium-driver python3-venv
-               clang libclang-rt-14-dev libomp-14-dev) ;;  # clang: fuzz harnesses
-  torch) want+=(python3-torch python3-numpy python3-opencv) ;;
+               clang libclang-rt-14-dev libomp-14-dev        # clang: fuzz harnesses
+               libopenmpi-dev openmpi-bin) ;;                # make MPI=1, tests/cli/mpi.sh
+  torch) want+=(python3-torch python3-numpy python3-opencv time) ;;  # time: peak RSS in bench/run.sh
   *) echo "deps.sh: unknown set '$1' (build, test, torch)" >&2; exit 2 ;;
 esac
 missing=()

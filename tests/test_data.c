@@ -34,10 +34,8 @@ static void test_fashion_train(void) {
         SKIP("%s absent (Debian package dataset-fashion-mnist)", LG_FASHION_MNIST_DIR);
     CHECK_OK(st);
     if (!ds) return;
+    /* Reported, not asserted: the machine is shared and timing is bench/'s job. */
     printf("# Fashion-MNIST train: 60000 images loaded in %.3f s\n", dt);
-#ifndef __SANITIZE_ADDRESS__
-    CHECK_MSG(dt < 1.0, "loading took %.3f s", dt);
-#endif
     CHECK(ds->n == 60000 && ds->c == 1 && ds->h == 28 && ds->w == 28);
     CHECK(ds->nclasses == 10);
     int hist[10] = {0}, bad = 0;

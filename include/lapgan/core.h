@@ -82,6 +82,11 @@ uint32_t lg_rng_u32(lg_rng *r);
 uint64_t lg_rng_below(lg_rng *r, uint64_t n);
 /* Fisher-Yates shuffle of idx[0..n). */
 void lg_rng_shuffle(lg_rng *r, int *idx, size_t n);
+/* The generator for one row of one draw: a stream hashed from (stream,
+ * draw), positioned at the row's own range of 2^32 blocks. Numbers keyed by
+ * the row's index in the whole batch are the same whichever process or
+ * slice of the batch computes them. */
+lg_rng lg_rng_keyed(uint64_t seed, uint64_t stream, uint64_t draw, uint64_t row);
 
 /* ---- tensors ---------------------------------------------------------- */
 

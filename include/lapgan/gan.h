@@ -182,7 +182,20 @@ typedef struct {
     void (*level_stopped)(void *ud, int level, int64_t step, const char *msg);
 } lg_train_cfg;
 
+/* Trains. Started as several processes (`mpirun -np N lapgan train`, an
+ * MPI build), each process trains the levels lg_train_plan gives its rank. */
 lg_status lg_train(const lg_model_desc *m, const lg_dataset *ds, const lg_train_cfg *cfg);
+
+/* How nranks processes share the levels in mask (0: all) at this batch:
+ * level k is trained by ranks first[k] .. first[k] + count[k] - 1 (count 0:
+ * not trained). A level's cost is its G and D multiply-adds per step.
+ * nranks <= levels: one rank per level, the most expensive level first, each
+ * to the rank with the least cost so far. nranks > levels: one rank per
+ * level, then each further rank to the level with the most cost per rank
+ * (consecutive ranks, finest level first); the ranks of a level split each
+ * batch and sum gradients, so no level may have more than batch/2. */
+lg_status lg_train_plan(const lg_model_desc *m, unsigned mask, int nranks, int batch,
+                        int first[LG_PYR_MAX_LEVELS], int count[LG_PYR_MAX_LEVELS]);
 
 #ifdef __cplusplus
 }

@@ -132,8 +132,19 @@ typedef struct {
 int lg_net_tensor_count(const lg_net *net);
 lg_status lg_net_tensor_info_at(const lg_net *net, int i, lg_net_tensor_info *info);
 
-/* Dropout mask RNG; saved with checkpoints so resumes are bit-identical. */
+/* Dropout mask RNG; saved with checkpoints so resumes are bit-identical.
+ * Its offset counts training forwards: the mask of row i in forward f is
+ * drawn from lg_rng_keyed(seed, stream, f * layers + layer, row id of i). */
 lg_rng *lg_net_rng(lg_net *net);
+/* Row ids of the following forwards' batch rows (caller-owned, max_batch
+ * entries; NULL: row i is i). A process training on a slice of a larger
+ * batch passes the rows' places in that batch, so its dropout masks are
+ * the ones a single process would draw for those rows. */
+void lg_net_set_rows(lg_net *net, const uint64_t *rows);
+/* Moves the gradients into the caller's buffer g (lg_net_grads' count of
+ * floats, alive as long as the net), so several nets' gradients form one
+ * flat array that a single all-reduce sums. The old values are copied. */
+void lg_net_bind_grads(lg_net *net, float *g);
 
 /* Multiply-add count of one forward pass per sample (for GFLOP/s reports). */
 double lg_net_forward_flops(const lg_net *net);

@@ -61,6 +61,7 @@ int lg_cmd_pyramid(int argc, char **argv);
 int lg_cmd_train(int argc, char **argv);
 int lg_cmd_sample(int argc, char **argv);
 int lg_cmd_info(int argc, char **argv);
+int lg_cmd_diff(int argc, char **argv);
 int lg_cmd_bench(int argc, char **argv);
 int lg_cmd_classifier(int argc, char **argv);
 int lg_cmd_serve(int argc, char **argv);

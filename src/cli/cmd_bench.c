@@ -18,7 +18,10 @@ static void usage(FILE *f) {
             "  --threads T          threads (default all cores)\n"
             "  --steps N            timed steps per level (default 10; the median is reported)\n"
             "  --warmup N           untimed steps first (default 2)\n"
-            "  --class-conditional  --dcgan   as for train\n"
+            "  --class-conditional  --dcgan  --adam   as for train\n"
+            "  --print-json         print the benchmarked model as JSON, then one line\n"
+            "                       'params <S>x<S> <net> <count>' per net, and exit\n"
+            "                       (bench/ref/lapgan_ref.py builds its PyTorch nets from it)\n"
             "Output ends with:\n"
             "  train_img_per_s <S>x<S> <value>   one line per level, coarsest first\n"
             "  train_img_per_s total <value>     batch / sum of the levels' step times\n"
@@ -52,10 +55,32 @@ static lg_status time_level(lg_level *lv, const float *x, const int *y, int batc
     return s;
 }
 
+/* The model as JSON, then each net's parameter count, so the PyTorch
+ * reference builds the same nets and can prove it. */
+static int print_model(const lg_model_desc *m) {
+    char *json;
+    lg_status st = lg_model_desc_to_json(m, &json);
+    if (st != LG_OK) return lg_cli_fail("bench", st);
+    printf("%s\n", json);
+    free(json);
+    for (int k = m->levels - 1; k >= 0 && st == LG_OK; k--) {
+        lg_level *lv;
+        if ((st = lg_level_new(&lv, m, k, 2, 1, LG_BACKEND_CPU)) != LG_OK) break;
+        for (int i = 0; i < LG_PART_COUNT; i++) {
+            size_t n;
+            if (!lv->part[i].net) continue;
+            lg_net_params(lv->part[i].net, &n);
+            printf("params %dx%d %s %zu\n", lv->s, lv->s, lv->part[i].name, n);
+        }
+        lg_level_free(lv);
+    }
+    return st == LG_OK ? LG_EXIT_OK : lg_cli_fail("bench", st);
+}
+
 int lg_cmd_bench(int argc, char **argv) {
     const char *preset = "cifar10";
     long batch = 128, sbatch = 256, threads = 0, steps = 10, warmup = 2;
-    int cc = 0, dcgan = 0;
+    int cc = 0, dcgan = 0, adam = 0, print_json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int r = 0;
@@ -64,6 +89,8 @@ int lg_cmd_bench(int argc, char **argv) {
             return LG_EXIT_OK;
         } else if (!strcmp(a, "--class-conditional")) { cc = 1; continue; }
         else if (!strcmp(a, "--dcgan")) { dcgan = 1; continue; }
+        else if (!strcmp(a, "--adam")) { adam = 1; continue; }
+        else if (!strcmp(a, "--print-json")) { print_json = 1; continue; }
         else if (!strcmp(a, "--preset") && v) preset = v;
         else if (!strcmp(a, "--batch")) r = lg_cli_int("bench", a, v, 2, 65536, &batch);
         else if (!strcmp(a, "--sample-batch")) r = lg_cli_int("bench", a, v, 1, 65536, &sbatch);
@@ -80,9 +107,11 @@ int lg_cmd_bench(int argc, char **argv) {
     lg_status st = lg_preset(preset, &m);
     if (st != LG_OK) return lg_cli_fail("bench", st);
     if (dcgan) lg_model_desc_dcgan(&m);
+    if (adam) lg_model_desc_adam(&m);
     if (cc) lg_model_desc_class_conditional(&m, 10);
     m.batch = (int)batch;
     if ((st = lg_model_desc_validate(&m)) != LG_OK) return lg_cli_fail("bench", st);
+    if (print_json) return print_model(&m);
     const int s0 = m.level[0].size;
     const size_t n = (size_t)batch * m.c * s0 * s0;
     float *x = lg_alloc_floats(n);

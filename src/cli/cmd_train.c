@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dist/dist.h"
 #include "lapgan/gan.h"
 
 static volatile int lg_stop;
@@ -51,12 +52,15 @@ typedef struct {
     char lines[LG_PYR_MAX_LEVELS][200];
 } lg_progress_view;
 
+static void show_line(void *ud, int level, const char *line);
+
 /* One line per level stopped on NaN/Inf, whatever --quiet says. */
 static void on_level_stopped(void *ud, int level, int64_t step, const char *msg) {
     lg_progress_view *v = ud;
     (void)level, (void)step;
-    fprintf(stderr, "lapgan train: %s\n", msg);
-    v->printed = 0; /* the live block restarts below this line */
+    char line[1000];
+    snprintf(line, sizeof line, "lapgan train: %s", msg);
+    lg_dist_post(-1, line);
     v->stopped++;
 }
 
@@ -81,12 +85,19 @@ static void on_progress(void *ud, const lg_progress *p) {
              p->level, (long long)p->step, (long long)p->total,
              (int)(100 * p->step / (p->total ? p->total : 1)), p->img_per_s, eta, p->epoch,
              p->stats.d_loss, p->stats.g_loss, p->stats.d_real_acc, p->stats.d_fake_acc);
-    if (!v->tty) {
+    lg_dist_post(p->level, line); /* to show_line on rank 0, from any rank */
+}
+
+/* Rank 0 prints every rank's lines: level < 0 for a message. */
+static void show_line(void *ud, int level, const char *line) {
+    lg_progress_view *v = ud;
+    if (!v->tty || level < 0) {
         fprintf(stderr, "%s\n", line);
+        v->printed = 0; /* a live block restarts below this line */
         return;
     }
     /* A live block: one line per level, redrawn in place. */
-    snprintf(v->lines[p->level], sizeof v->lines[0], "%s", line);
+    snprintf(v->lines[level], sizeof v->lines[0], "%s", line);
     if (v->printed) fprintf(stderr, "\033[%dA", v->printed);
     v->printed = 0;
     for (int k = v->nlevels - 1; k >= 0; k--)
@@ -177,6 +188,39 @@ static lg_status build_desc(const lg_train_opts *o, const lg_dataset *ds, lg_mod
     return lg_model_desc_validate(m);
 }
 
+/* Several processes: which ranks train which levels, for the first lines
+ * and for naming a failing rank's levels. */
+static void describe_plan(const lg_model_desc *m, unsigned mask, int batch, char *plan, size_t n,
+                          char *mine, size_t mn) {
+    int first[LG_PYR_MAX_LEVELS], count[LG_PYR_MAX_LEVELS];
+    size_t len = 0, ml = 0;
+    plan[0] = mine[0] = 0;
+    if (lg_train_plan(m, mask, lg_dist_size(), batch, first, count) != LG_OK) return;
+    const int me = lg_dist_rank();
+    for (int k = 0; k < m->levels; k++) {
+        if (!count[k]) continue;
+        const int a = first[k], b = first[k] + count[k] - 1;
+        if (len < n && a == b)
+            len += (size_t)snprintf(plan + len, n - len, "%slevel %d on rank %d", len ? ", " : "", k, a);
+        else if (len < n)
+            len += (size_t)snprintf(plan + len, n - len, "%slevel %d on ranks %d-%d", len ? ", " : "",
+                                    k, a, b);
+        if (me >= a && me <= b && ml < mn)
+            ml += (size_t)snprintf(mine + ml, mn - ml, "%s%d", ml ? "," : "", k);
+    }
+}
+
+/* Every rank runs this; under mpirun a failure on one rank ends the job
+ * (the others may be waiting for it in a sum), after one line naming it. */
+static int job_fail(const char *mine, lg_status st) {
+    if (lg_dist_size() == 1) return lg_cli_fail("train", st);
+    fprintf(stderr, "lapgan train: rank %d (level %s): %s\n", lg_dist_rank(), mine[0] ? mine : "-",
+            lg_errmsg());
+    lg_dist_abort(st == LG_ERR_ARG ? LG_EXIT_USAGE : LG_EXIT_FAIL);
+}
+
+static int train_job(const lg_train_opts *po);
+
 int lg_cmd_train(int argc, char **argv) {
     lg_train_opts o;
     int r = lg_cli_parse_train(argc, argv, &o);
@@ -186,8 +230,15 @@ int lg_cmd_train(int argc, char **argv) {
     }
     if (r) return r;
     lg_set_threads((int)o.threads);
+    if (!o.print_model && !o.print_json) {
+        lg_status st = lg_dist_init(NULL, NULL);
+        if (st != LG_OK) return lg_cli_fail("train", st);
+        r = lg_dist_finish(train_job(&o));
+        lg_dist_finalize();
+        return r;
+    }
     lg_model_desc m;
-    if (o.print_model || o.print_json) {
+    {
         lg_status st = build_desc(&o, NULL, &m);
         if (st != LG_OK && !(o.cc && st == LG_ERR_ARG)) return lg_cli_fail("train", st);
         char *d = NULL;
@@ -198,15 +249,27 @@ int lg_cmd_train(int argc, char **argv) {
         free(d);
         return LG_EXIT_OK;
     }
+}
+
+static int train_job(const lg_train_opts *po) {
+    const lg_train_opts o = *po;
+    const int root = lg_dist_rank() == 0;
+    char mine[64] = "", plan[512] = "";
+    lg_model_desc m;
     lg_status st = base_desc(&o, &m); /* fail fast on a bad model, before loading data */
-    if (st != LG_OK) return lg_cli_fail("train", st);
+    if (st == LG_OK && lg_dist_size() > 1) { /* and on more ranks than the levels can use */
+        int first[LG_PYR_MAX_LEVELS], count[LG_PYR_MAX_LEVELS];
+        st = lg_train_plan(&m, (unsigned)o.levels_mask, lg_dist_size(),
+                           o.batch ? (int)o.batch : m.batch, first, count);
+    }
+    if (st != LG_OK) return job_fail(mine, st);
     lg_dataset *ds;
     double t0 = lg_time_s();
     st = lg_dataset_open(&ds, o.data, m.c, m.crop ? 0 : m.level[0].size);
-    if (st != LG_OK) return lg_cli_fail("train", st);
+    if (st != LG_OK) return job_fail(mine, st);
     if ((st = build_desc(&o, ds, &m)) != LG_OK) {
         lg_dataset_free(ds);
-        return lg_cli_fail("train", st);
+        return job_fail(mine, st);
     }
     char out[4096];
     snprintf(out, sizeof out, "%s", o.out ? o.out : "");
@@ -214,14 +277,19 @@ int lg_cmd_train(int argc, char **argv) {
     int batch = m.batch;
     int64_t steps = o.steps;
     if (o.epochs > 0) steps = (int64_t)ceil(o.epochs * ds->n / batch);
+    if (lg_dist_size() > 1)
+        describe_plan(&m, (unsigned)o.levels_mask, batch, plan, sizeof plan, mine, sizeof mine);
     char *desc = lg_model_desc_describe(&m);
-    if (!o.quiet)
+    if (!o.quiet && root && plan[0])
+        fprintf(stderr, "%d processes (%s): %s\n", lg_dist_size(), lg_dist_kind(), plan);
+    if (!o.quiet && root)
         fprintf(stderr, "%s: %d images %dx%dx%d loaded in %.2f s\n%s%s %lld steps per level, "
                 "batch %d, seed %llu, %d threads -> %s\n", ds->source, ds->n, ds->c, ds->h, ds->w,
                 lg_time_s() - t0, desc ? desc : "", o.resume ? "resuming," : "training",
                 (long long)steps, batch, o.seed, lg_get_threads(), out);
     free(desc);
-    lg_progress_view view = {.tty = isatty(2), .nlevels = m.levels, .quiet = o.quiet};
+    lg_progress_view view = {.tty = root && isatty(2), .nlevels = m.levels, .quiet = o.quiet};
+    lg_dist_set_sink(show_line, &view);
     lg_train_cfg cfg = {.run_dir = out, .levels_mask = (unsigned)o.levels_mask, .steps = steps,
                         .batch = batch, .seed = o.seed, .ckpt_every = (int)o.ckpt_every,
                         .sample_every = (int)o.sample_every, .log_every = (int)o.log_every,
@@ -235,12 +303,13 @@ int lg_cmd_train(int argc, char **argv) {
     signal(SIGTERM, SIG_DFL);
     lg_dataset_free(ds);
     if (st == LG_ERR_INTERRUPTED) {
-        fprintf(stderr, "lapgan train: %s\n", lg_errmsg());
+        if (root) fprintf(stderr, "lapgan train: %s\n", lg_errmsg());
         return 130;
     }
-    if (st == LG_ERR_NUMERIC && view.stopped) return LG_EXIT_FAIL; /* lines printed */
-    if (st != LG_OK) return lg_cli_fail("train", st);
-    if (!o.quiet)
+    /* Stopped levels: their lines went out (from the level's first rank). */
+    if (st == LG_ERR_NUMERIC && (view.stopped || lg_dist_size() > 1)) return LG_EXIT_FAIL;
+    if (st != LG_OK) return job_fail(mine, st);
+    if (!o.quiet && root)
         fprintf(stderr, "done: checkpoints %s/level_*.safetensors, samples %s/samples/\n", out, out);
     return LG_EXIT_OK;
 }

@@ -17,6 +17,7 @@ static const lg_cli_cmd lg_cmds[] = {
     {"train", lg_cmd_train, "train a LAPGAN on a data set"},
     {"sample", lg_cmd_sample, "draw images from a trained model"},
     {"info", lg_cmd_info, "describe a checkpoint or run directory"},
+    {"diff", lg_cmd_diff, "compare two runs' checkpoints tensor by tensor"},
     {"bench", lg_cmd_bench, "time training steps and sampling (no Python needed)"},
     {"selfcheck", lg_cmd_selfcheck, "quick check that this build computes correctly"},
     {"pyramid", lg_cmd_pyramid, "draw an image's Laplacian pyramid as a PNG"},

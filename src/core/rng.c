@@ -103,3 +103,15 @@ void lg_rng_shuffle(lg_rng *r, int *idx, size_t n) {
         idx[j] = t;
     }
 }
+
+/* splitmix64's finaliser: a bijection that scatters nearby inputs. */
+static uint64_t mix64(uint64_t x) {
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+lg_rng lg_rng_keyed(uint64_t seed, uint64_t stream, uint64_t draw, uint64_t row) {
+    lg_rng r = {seed, mix64(stream ^ mix64(draw + 0x9E3779B97F4A7C15ull)), row << 32};
+    return r;
+}

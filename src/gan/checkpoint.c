@@ -90,7 +90,7 @@ static lg_status check_finite(const lg_level *lv, const char *part, const char *
     return LG_OK;
 }
 
-static lg_status check_level_finite(const lg_level *lv, const char *path) {
+lg_status lg_level_check_finite(const lg_level *lv, const char *path) {
     for (int i = 0; i < LG_PART_COUNT; i++) {
         const lg_part *p = &lv->part[i];
         if (!p->net) continue;
@@ -107,7 +107,7 @@ static lg_status check_level_finite(const lg_level *lv, const char *path) {
 
 lg_status lg_level_save(const lg_level *lv, const lg_level_extra *extra, const char *path) {
     LG_CHECK(lv && path, LG_ERR_ARG, "lg_level_save: NULL argument");
-    LG_TRY(check_level_finite(lv, path));
+    LG_TRY(lg_level_check_finite(lv, path));
     lg_st_writer *w;
     LG_TRY(lg_st_writer_new(&w));
     lg_status st = write_all(lv, extra, w, path);

@@ -117,6 +117,32 @@ static lg_status make_part(lg_level *lv, int which, const char *name, const lg_l
     return lg_optim_new(&p->opt, &lv->m.opt, np);
 }
 
+static size_t align16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+static size_t part_params(const lg_level *lv, int which) {
+    size_t n = 0;
+    if (lv->part[which].net) lg_net_params(lv->part[which].net, &n);
+    return n;
+}
+
+/* One flat gradient array (see level_internal.h) bound to the nets. */
+static lg_status bind_grads(lg_level *lv) {
+    const size_t d = align16(part_params(lv, LG_PART_D)), dl = align16(part_params(lv, LG_PART_DL));
+    const size_t g = align16(part_params(lv, LG_PART_G)), gl = align16(part_params(lv, LG_PART_GL));
+    lv->d_len = d + dl + 3;
+    lv->g_off = align16(lv->d_len);
+    lv->g_len = g + gl + 2;
+    if (!(lv->grads = lg_alloc_floats(lv->g_off + lv->g_len))) return LG_ERR_NOMEM;
+    float *base = lv->grads, *gbase = lv->grads + lv->g_off;
+    lg_net_bind_grads(lv->part[LG_PART_D].net, base);
+    lg_net_bind_grads(lv->part[LG_PART_DL].net, base + d);
+    lg_net_bind_grads(lv->part[LG_PART_G].net, gbase);
+    lg_net_bind_grads(lv->part[LG_PART_GL].net, gbase + g);
+    lv->d_stats = base + d + dl;
+    lv->g_stats = gbase + g + gl;
+    return LG_OK;
+}
+
 static lg_status alloc_buffers(lg_level *lv) {
     const size_t B = (size_t)lv->max_batch, ss = (size_t)lv->s * lv->s;
     const size_t sp = lv->fc ? 1 : ss, zc = (size_t)lv->m.level[lv->k].zdim + lv->c;
@@ -134,7 +160,8 @@ static lg_status alloc_buffers(lg_level *lv) {
     _Static_assert(sizeof bufs / sizeof bufs[0] == sizeof sizes / sizeof sizes[0], "one size each");
     for (int i = 0; i < LG_ARRAY_LEN(bufs); i++)
         if (!(*bufs[i] = lg_alloc_floats(sizes[i]))) return LG_ERR_NOMEM;
-    return LG_OK;
+    if (!(lv->rows = lg_alloc(sizeof(uint64_t) * B))) return LG_ERR_NOMEM;
+    return bind_grads(lv);
 }
 
 lg_status lg_level_new(lg_level **out, const lg_model_desc *m, int k, int max_batch,
@@ -158,6 +185,7 @@ lg_status lg_level_new(lg_level **out, const lg_model_desc *m, int k, int max_ba
     lv->fc = l->fc;
     lv->ncls = m->nclasses;
     lv->max_batch = max_batch;
+    lv->nranks = 1;
     lv->img = (size_t)m->c * l->size * l->size;
     lv->zsize = l->fc ? l->zdim : l->zdim * l->size * l->size;
     int cc_plane = lv->ncls > 0 && !lv->fc;
@@ -193,10 +221,27 @@ void lg_level_free(lg_level *lv) {
         lg_optim_free(lv->part[i].opt);
     }
     for (int j = 0; j < LG_PYR_MAX_LEVELS; j++) lg_free(lv->chain[j]);
+    lg_free(lv->grads);
+    lg_free(lv->rows);
+    lg_free(lv->xin);
+    lg_free(lv->yin);
     float *bufs[] = {lv->up,  lv->h,    lv->x,  lv->z,      lv->onehot,  lv->zl,     lv->gin,
                      lv->dgin, lv->din, lv->ddin, lv->dh, lv->dplane, lv->targets, lv->dlogits};
     for (int i = 0; i < LG_ARRAY_LEN(bufs); i++) lg_free(bufs[i]);
     lg_free(lv);
+}
+
+lg_status lg_level_share(lg_level *lv, lg_dist_comm *comm, const volatile int *stop) {
+    LG_CHECK(lv, LG_ERR_ARG, "lg_level_share: NULL level");
+    lv->comm = comm;
+    lv->rank = lg_dist_comm_rank(comm);
+    lv->nranks = lg_dist_comm_size(comm);
+    lv->stop = stop;
+    if (lv->nranks == 1 || lv->xin) return LG_OK;
+    const size_t s0 = (size_t)lv->m.level[0].size, B = (size_t)lv->max_batch;
+    lv->xin = lg_alloc_floats(B * lv->c * s0 * s0);
+    lv->yin = lg_alloc(sizeof(int) * B);
+    return lv->xin && lv->yin ? LG_OK : LG_ERR_NOMEM;
 }
 
 int lg_level_index(const lg_level *lv) { return lv ? lv->k : -1; }
@@ -240,7 +285,8 @@ static lg_status split_last(const float *g, int c, int n, int h, int w, float *o
 
 /* Runs G on z (and l, and the one-hot rows `oh`) for n samples into lv->h.
  * Input: FC [z, onehot]; conv [z planes, l, label plane]. */
-static lg_status run_g(lg_level *lv, const float *l, const float *oh, int n, int train) {
+static lg_status run_g(lg_level *lv, const float *l, const float *oh, const uint64_t *rows, int n,
+                       int train) {
     const int zdim = lv->m.level[lv->k].zdim, s = lv->s;
     const float *in = lv->z;
     if (lv->fc && lv->ncls) {
@@ -257,6 +303,7 @@ static lg_status run_g(lg_level *lv, const float *l, const float *oh, int n, int
         in = lv->gin;
     }
     const float *y;
+    lg_net_set_rows(lv->part[LG_PART_G].net, rows);
     LG_TRY(lg_net_forward(lv->part[LG_PART_G].net, in, n, train, &y));
     memcpy(lv->h, y, sizeof(float) * (size_t)n * lv->img);
     return LG_OK;
@@ -274,6 +321,7 @@ static lg_status run_d(lg_level *lv, const float *oh, int n, const float **logit
         LG_TRY(cat(lv->x, lv->c, plane, 1, n, lv->s, lv->s, lv->din));
         in = lv->din;
     }
+    lg_net_set_rows(lv->part[LG_PART_D].net, lv->rows);
     return lg_net_forward(lv->part[LG_PART_D].net, in, n, 1, logits);
 }
 
@@ -289,6 +337,18 @@ static void compose(lg_level *lv, float *x, const float *h, const float *l, size
 
 static void draw_noise(lg_level *lv, lg_rng *r, int n) {
     lg_rng_uniform(r, lv->z, (size_t)n * lv->zsize, lv->m.noise_lo, lv->m.noise_hi);
+}
+
+/* Training noise: row i's from its place rows[i] in the whole batch and
+ * the draw number, so any split of the batch over processes draws the
+ * numbers one process would. */
+static void draw_noise_rows(lg_level *lv, const uint64_t *rows, int n, uint64_t draw) {
+    const size_t zs = (size_t)lv->zsize;
+#pragma omp parallel for schedule(static) if ((size_t)n * zs >= 65536 && zs < 65536)
+    for (int i = 0; i < n; i++) {
+        lg_rng r = lg_rng_keyed(lv->noise.seed, lv->noise.stream, draw, rows[i]);
+        lg_rng_uniform(&r, lv->z + (size_t)i * zs, zs, lv->m.noise_lo, lv->m.noise_hi);
+    }
 }
 
 /* Downsamples the batch along the chain to levels k and k+1 and makes
@@ -314,11 +374,16 @@ static lg_status check_finite(const lg_level *lv, const char *what, float v) {
     return LG_OK;
 }
 
-/* BCE against lv->targets; a non-finite loss is reported with the level
- * and step (lg_bce_logits sets *loss before it fails). */
-static lg_status bce(lg_level *lv, const char *what, const float *logits, int B, float *loss) {
-    lg_status st = lg_bce_logits(logits, lv->targets, B, 1.0f, loss, lv->dlogits);
-    return st == LG_ERR_NUMERIC ? check_finite(lv, what, *loss) : st;
+/* BCE of n local rows against lv->targets, as their share of the mean over
+ * the whole batch of B: gradients scaled by 1/B, *share = loss * n/B. A
+ * non-finite loss is not an error yet: it reaches every rank through the
+ * all-reduce, which then stops them all at the same step. */
+static lg_status bce_share(lg_level *lv, const float *logits, int n, int B, float *share) {
+    const float scale = (float)n / (float)B;
+    float loss;
+    lg_status st = lg_bce_logits(logits, lv->targets, n, scale, &loss, lv->dlogits);
+    *share = loss * scale;
+    return st == LG_ERR_NUMERIC ? LG_OK : st;
 }
 
 static lg_status update(lg_level *lv, int which, double epoch) {
@@ -351,54 +416,95 @@ static lg_status d_backward(lg_level *lv, int n, int param_grads, float *dimage)
     return LG_OK;
 }
 
-/* D step: rows [0, half) real h + l; rows [half, B) generated h~ + l from
- * the coarse images (and labels) of the other half of the batch. */
-static lg_status d_step(lg_level *lv, const float *ik, int B, double epoch, lg_level_stats *st) {
-    const int half = B / 2;
+/* D step on the n local rows of a batch of B: rows [0, n/2) real h + l;
+ * rows [n/2, n) generated h~ + l from the coarse images (and labels) of
+ * this rank's share of the batch's other half. */
+static lg_status d_step(lg_level *lv, const float *ik, int n, int B, double epoch,
+                        lg_level_stats *st) {
+    const int half = n / 2;
     const size_t img = lv->img;
     const float *l = lv->k < lv->K ? lv->up : NULL;
     const float *oh_fake = lv->ncls ? lv->onehot + (size_t)half * lv->ncls : NULL;
-    draw_noise(lv, &lv->noise, half);
-    LG_TRY(run_g(lv, l ? l + half * img : NULL, oh_fake, half, 1));
+    draw_noise_rows(lv, lv->rows + half, half, 2 * (uint64_t)lv->step);
+    LG_TRY(run_g(lv, l ? l + half * img : NULL, oh_fake, lv->rows + half, half, 1));
     memcpy(lv->x, ik, sizeof(float) * half * img);
     compose(lv, lv->x + half * img, lv->h, l ? l + half * img : NULL, half * img);
     const float *logits;
-    LG_TRY(run_d(lv, lv->onehot, B, &logits));
-    for (int i = 0; i < B; i++) lv->targets[i] = i < half ? 1.0f : 0.0f;
-    LG_TRY(bce(lv, "D loss", logits, B, &st->d_loss));
+    LG_TRY(run_d(lv, lv->onehot, n, &logits));
+    for (int i = 0; i < n; i++) lv->targets[i] = i < half ? 1.0f : 0.0f;
+    float *s = lv->d_stats;
+    LG_TRY(bce_share(lv, logits, n, B, &s[0]));
     int real_ok = 0, fake_ok = 0;
     for (int i = 0; i < half; i++) real_ok += logits[i] > 0;
-    for (int i = half; i < B; i++) fake_ok += logits[i] < 0;
-    st->d_real_acc = (float)real_ok / half;
-    st->d_fake_acc = (float)fake_ok / (B - half);
-    LG_TRY(d_backward(lv, B, 1, NULL));
+    for (int i = half; i < n; i++) fake_ok += logits[i] < 0;
+    s[1] = (float)real_ok;
+    s[2] = (float)fake_ok;
+    LG_TRY(d_backward(lv, n, 1, NULL));
+    LG_TRY(lg_dist_allreduce_sum(lv->comm, lv->grads, lv->d_len));
+    st->d_loss = s[0];
+    st->d_real_acc = s[1] / (B / 2);
+    st->d_fake_acc = s[2] / (B - B / 2);
+    LG_TRY(check_finite(lv, "D loss", st->d_loss));
     LG_TRY(update(lv, LG_PART_D, epoch));
     return update(lv, LG_PART_DL, epoch);
 }
 
-/* G step: fresh noise for all B coarse images; D's verdict "real" flows
- * back through D (no D weight gradients) into G. */
-static lg_status g_step(lg_level *lv, int B, double epoch, lg_level_stats *st) {
+/* G step: fresh noise for all n local coarse images; D's verdict "real"
+ * flows back through D (no D weight gradients) into G. Its all-reduce also
+ * carries the stop votes, so a group stops at one step. */
+static lg_status g_step(lg_level *lv, int n, int B, double epoch, lg_level_stats *st) {
     lg_part *G = &lv->part[LG_PART_G], *GL = &lv->part[LG_PART_GL];
     const float *l = lv->k < lv->K ? lv->up : NULL;
-    draw_noise(lv, &lv->noise, B);
-    LG_TRY(run_g(lv, l, lv->onehot, B, 1));
-    compose(lv, lv->x, lv->h, l, (size_t)B * lv->img);
+    draw_noise_rows(lv, lv->rows, n, 2 * (uint64_t)lv->step + 1);
+    LG_TRY(run_g(lv, l, lv->onehot, lv->rows, n, 1));
+    compose(lv, lv->x, lv->h, l, (size_t)n * lv->img);
     const float *logits;
-    LG_TRY(run_d(lv, lv->onehot, B, &logits));
-    for (int i = 0; i < B; i++) lv->targets[i] = 1.0f;
-    LG_TRY(bce(lv, "G loss", logits, B, &st->g_loss));
-    LG_TRY(d_backward(lv, B, 0, lv->dh));
+    LG_TRY(run_d(lv, lv->onehot, n, &logits));
+    for (int i = 0; i < n; i++) lv->targets[i] = 1.0f;
+    float *s = lv->g_stats;
+    LG_TRY(bce_share(lv, logits, n, B, &s[0]));
+    LG_TRY(d_backward(lv, n, 0, lv->dh));
     const int plane = lv->ncls && !lv->fc;
     lg_net_zero_grad(G->net);
     LG_TRY(lg_net_backward(G->net, lv->dh, plane ? lv->dgin : NULL, 1));
     if (plane) {
-        LG_TRY(split_last(lv->dgin, lv->gin_c, B, lv->s, lv->s, lv->dplane));
+        LG_TRY(split_last(lv->dgin, lv->gin_c, n, lv->s, lv->s, lv->dplane));
         lg_net_zero_grad(GL->net);
         LG_TRY(lg_net_backward(GL->net, lv->dplane, NULL, 1));
     }
+    s[1] = lv->stop && *lv->stop ? 1.0f : 0.0f;
+    LG_TRY(lg_dist_allreduce_sum(lv->comm, lv->grads + lv->g_off, lv->g_len));
+    st->g_loss = s[0];
+    lv->stop_vote = s[1] > 0;
+    LG_TRY(check_finite(lv, "G loss", st->g_loss));
     LG_TRY(update(lv, LG_PART_G, epoch));
     return update(lv, LG_PART_GL, epoch);
+}
+
+/* This rank's rows of the batch: [h0, h0 + nh) of the real half and the
+ * same places in the generated half, copied together when the batch is
+ * shared (else the batch itself). Returns nh. */
+static int take_rows(lg_level *lv, const float *images, const int *labels, int batch) {
+    const int half = batch / 2;
+    const int h0 = (int)((int64_t)half * lv->rank / lv->nranks);
+    const int nh = (int)((int64_t)half * (lv->rank + 1) / lv->nranks) - h0;
+    for (int i = 0; i < nh; i++) {
+        lv->rows[i] = (uint64_t)(h0 + i);
+        lv->rows[nh + i] = (uint64_t)(half + h0 + i);
+    }
+    lv->cur_x = images;
+    lv->cur_y = labels;
+    lv->nloc = 2 * nh;
+    if (lv->nranks == 1 || nh == 0) return nh;
+    const size_t s0 = (size_t)lv->m.level[0].size, per = (size_t)lv->c * s0 * s0;
+    for (int part = 0; part < 2; part++) {
+        const size_t from = (size_t)(part * half + h0);
+        memcpy(lv->xin + (size_t)part * nh * per, images + from * per, sizeof(float) * nh * per);
+        if (labels) memcpy(lv->yin + part * nh, labels + from, sizeof(int) * nh);
+    }
+    lv->cur_x = lv->xin;
+    lv->cur_y = labels ? lv->yin : NULL;
+    return nh;
 }
 
 lg_status lg_level_train_step(lg_level *lv, const float *images, const int *labels, int batch,
@@ -406,11 +512,16 @@ lg_status lg_level_train_step(lg_level *lv, const float *images, const int *labe
     LG_CHECK(lv && images && stats, LG_ERR_ARG, "lg_level_train_step: NULL argument");
     LG_CHECK(batch >= 2 && batch % 2 == 0 && batch <= lv->max_batch, LG_ERR_ARG,
              "level %d: batch %d must be even, >= 2 and <= %d", lv->k, batch, lv->max_batch);
+    const int nh = take_rows(lv, images, labels, batch);
+    LG_CHECK(nh > 0, LG_ERR_ARG, "level %d: a batch of %d gives rank %d of the %d sharing the "
+             "level no rows (use a batch of at least %d)", lv->k, batch, lv->rank, lv->nranks,
+             2 * lv->nranks);
+    const int n = 2 * nh;
     const float *ik;
-    LG_TRY(set_onehot(lv, labels, batch));
-    LG_TRY(prepare_real(lv, images, batch, &ik));
-    LG_TRY(d_step(lv, ik, batch, epoch, stats));
-    LG_TRY(g_step(lv, batch, epoch, stats));
+    LG_TRY(set_onehot(lv, lv->cur_y, n));
+    LG_TRY(prepare_real(lv, lv->cur_x, n, &ik));
+    LG_TRY(d_step(lv, ik, n, batch, epoch, stats));
+    LG_TRY(g_step(lv, n, batch, epoch, stats));
     lv->step++;
     return LG_OK;
 }
@@ -433,7 +544,7 @@ lg_status lg_level_generate(lg_level *lv, const float *coarse, const int *labels
                              lv->s, lv->s));
             l = lv->up;
         }
-        LG_TRY(run_g(lv, l, lv->onehot, m, 0));
+        LG_TRY(run_g(lv, l, lv->onehot, NULL, m, 0));
         if (up && l) memcpy(up + at * img, l, sizeof(float) * m * img);
         if (h) memcpy(h + at * img, lv->h, sizeof(float) * m * img);
         compose(lv, out + at * img, lv->h, l, m * img);

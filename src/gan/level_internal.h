@@ -1,6 +1,7 @@
 /* Internals shared by level.c, checkpoint.c, model.c and train.c. */
 #ifndef LG_GAN_LEVEL_INTERNAL_H
 #define LG_GAN_LEVEL_INTERNAL_H
+#include "dist/dist.h"
 #include "lapgan/gan.h"
 
 /* A trainable piece: a network and its optimiser. */
@@ -30,7 +31,37 @@ struct lg_level {
     float *z, *onehot, *zl; /* noise, labels, [z, l] before the label plane */
     float *gin, *dgin, *din, *ddin, *dh, *dplane;
     float *targets, *dlogits;
+    /* Every gradient in one flat array, one region per update so that each
+     * is one all-reduce: [D | DL | D stats] then [G | GL | G stats], each
+     * net's part starting on 64 bytes. The stats are this process's share
+     * of the losses and counts, summed with the gradients. */
+    float *grads;
+    size_t d_len, g_off, g_len;
+    float *d_stats; /* D loss share, real judged real, fake judged fake */
+    float *g_stats; /* G loss share, stop votes */
+    /* Data parallel (lg_level_share): rank `rank` of the `nranks` in comm
+     * takes the same slice of the real half and of the generated half of
+     * every batch. rows[i] is local row i's place in the whole batch, which
+     * keys its noise and dropout draws. */
+    lg_dist_comm *comm;
+    int rank, nranks;
+    uint64_t *rows;
+    float *xin;         /* this rank's images of the batch (nranks > 1) */
+    int *yin;           /* and labels */
+    const float *cur_x; /* the last step's images (local rows) */
+    const int *cur_y;   /* and labels (NULL when unlabelled) */
+    int nloc;           /* and how many */
+    const volatile int *stop; /* read in each step's G update and summed over the group */
+    int stop_vote;      /* the last step's verdict: some member wants to stop */
 };
+
+/* Makes lv train its share of each batch with the other ranks of comm
+ * (NULL: alone), stopping when any of them sees *stop (may be NULL). */
+lg_status lg_level_share(lg_level *lv, lg_dist_comm *comm, const volatile int *stop);
+
+/* The checks lg_level_save makes before writing (weights, buffers and
+ * optimiser state finite), for ranks that hold a copy but do not write. */
+lg_status lg_level_check_finite(const lg_level *lv, const char *path);
 
 /* A model over levels the caller keeps (the trainer's); lg_model_free
  * leaves them alone. */

@@ -1,7 +1,13 @@
 /* The trainer: every selected level steps in turn on its own data stream,
  * logs, checkpoints atomically and writes sample grids. Levels share
  * nothing, so training them here together or in separate processes gives
- * the same weights. */
+ * the same weights.
+ *
+ * Several processes (src/dist/): lg_train_plan gives each rank its levels.
+ * Ranks sharing a level each draw the whole batch from identical batchers,
+ * train on their slice of it and sum gradients (level.c); the level's
+ * first rank writes its log, figures and checkpoint, the others check that
+ * they hold the same weights whenever it does. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -27,6 +33,8 @@ typedef struct {
     int nsum;
     int64_t saved_step; /* step of its last good checkpoint, -1: none yet */
     int failed;         /* stopped on a numeric fault */
+    lg_dist_comm *comm; /* the other ranks training this level (NULL: none) */
+    int writer;         /* this rank writes the level's files */
 } lg_slot;
 
 typedef struct {
@@ -37,6 +45,8 @@ typedef struct {
     int nfailed;
     char failure[8400]; /* the first stopped level's message */
     lg_slot slot[LG_PYR_MAX_LEVELS];
+    lg_dist_comm *comm;   /* this rank's level group, when it shares one */
+    lg_level *shared;     /* that level */
 } lg_trainer;
 
 /* Each level draws its own minibatches: a seed per level. */
@@ -117,13 +127,16 @@ static lg_status trim_log(const char *path, int64_t step) {
     return st;
 }
 
-static lg_status open_slot(lg_trainer *t, int k) {
+static lg_status open_slot(lg_trainer *t, int k, lg_dist_comm *comm) {
     const lg_train_cfg *cfg = t->cfg;
     lg_slot *s = &t->slot[k];
     char path[4096];
     s->seed = cfg->seed;
     s->saved_step = -1;
+    s->comm = comm;
+    s->writer = lg_dist_comm_rank(comm) == 0;
     LG_TRY(lg_level_new(&s->lv, t->m, k, t->batch, cfg->seed, cfg->backend));
+    LG_TRY(lg_level_share(s->lv, comm, cfg->stop));
     lg_level_extra ex = {0};
     lg_level_path(path, sizeof path, cfg->run_dir, k);
     int resumed = cfg->resume && access(path, F_OK) == 0;
@@ -138,11 +151,12 @@ static lg_status open_slot(lg_trainer *t, int k) {
     s->x = lg_alloc_floats((size_t)t->batch * t->m->c * s0 * s0);
     s->y = lg_alloc(sizeof(int) * (size_t)t->batch);
     if (!s->x || !s->y) return LG_ERR_NOMEM;
+    s->wall0 = lg_time_s();
+    if (!s->writer) return LG_OK;
     snprintf(path, sizeof path, "%s/log_level_%d.jsonl", cfg->run_dir, k);
     if (resumed) LG_TRY(trim_log(path, lg_level_step_count(s->lv)));
     s->log = fopen(path, resumed ? "ab" : "wb");
     LG_CHECK(s->log, LG_ERR_IO, "%s: cannot open for writing (%s)", path, strerror(errno));
-    s->wall0 = lg_time_s();
     return LG_OK;
 }
 
@@ -170,8 +184,41 @@ static lg_status stop_level(lg_trainer *t, int k) {
                  "--resume restarts it from step 0", lg_errmsg(), k);
     s->failed = 1;
     if (!t->nfailed++) snprintf(t->failure, sizeof t->failure, "%s", msg);
-    if (t->cfg->level_stopped)
+    if (s->writer && t->cfg->level_stopped)
         t->cfg->level_stopped(t->cfg->progress_ud, k, lg_level_step_count(s->lv), msg);
+    return LG_OK;
+}
+
+/* FNV-1a over the bytes of n floats. */
+static uint64_t hash_floats(uint64_t h, const float *x, size_t n) {
+    const unsigned char *b = (const unsigned char *)x;
+    for (size_t i = 0; i < n * sizeof(float); i++) h = (h ^ b[i]) * 0x100000001B3ull;
+    return h;
+}
+
+/* Before level k's group checkpoints: batch-norm running statistics (each
+ * rank's from its own rows) become the group's mean, and every rank must
+ * hold the same weights and optimiser state, or the sums went wrong. */
+static lg_status agree(lg_trainer *t, int k) {
+    lg_slot *s = &t->slot[k];
+    const int R = lg_dist_comm_size(s->comm);
+    uint64_t h = 0xCBF29CE484222325ull;
+    for (int i = 0; i < LG_PART_COUNT; i++) {
+        lg_part *p = &s->lv->part[i];
+        if (!p->net) continue;
+        size_t n;
+        float *b = lg_net_buffers(p->net, &n);
+        LG_TRY(lg_dist_allreduce_sum(s->comm, b, n));
+        for (size_t j = 0; j < n; j++) b[j] /= (float)R;
+        const float *w = lg_net_params(p->net, &n);
+        h = hash_floats(h, w, n);
+        w = lg_optim_state(p->opt, &n);
+        h = hash_floats(h, w, n);
+    }
+    int same;
+    LG_TRY(lg_dist_all_same(s->comm, h, &same));
+    LG_CHECK(same, LG_ERR_IO, "level %d step %lld: the %d ranks training it hold different "
+             "weights (their gradient sums differ)", k, (long long)lg_level_step_count(s->lv), R);
     return LG_OK;
 }
 
@@ -182,9 +229,10 @@ static lg_status save_slot(lg_trainer *t, int k) {
     snprintf(ex.data_source, sizeof ex.data_source, "%s", t->ds->source);
     char path[4096];
     lg_level_path(path, sizeof path, t->cfg->run_dir, k);
-    LG_CHECK(fflush(s->log) == 0, LG_ERR_IO, "%s/log_level_%d.jsonl: write failed (%s)",
+    if (s->comm) LG_TRY(agree(t, k));
+    LG_CHECK(!s->log || fflush(s->log) == 0, LG_ERR_IO, "%s/log_level_%d.jsonl: write failed (%s)",
              t->cfg->run_dir, k, strerror(errno));
-    lg_status st = lg_level_save(s->lv, &ex, path);
+    lg_status st = s->writer ? lg_level_save(s->lv, &ex, path) : lg_level_check_finite(s->lv, path);
     if (st == LG_ERR_NUMERIC) return stop_level(t, k);
     if (st == LG_OK) s->saved_step = lg_level_step_count(s->lv);
     return st;
@@ -206,16 +254,17 @@ static lg_status write_grid(const char *path, const float *x, int n, int c, int 
 static lg_status level_figure(lg_trainer *t, int k) {
     lg_slot *s = &t->slot[k];
     lg_level *lv = s->lv;
-    /* The last batch holds t->batch images: never read past it. */
-    const int n = t->batch < 8 ? t->batch : 8, c = t->m->c, sz = lv->s;
+    /* The last step held lv->nloc images here: never read past them. */
+    const int n = lv->nloc < 8 ? lv->nloc : 8, c = t->m->c, sz = lv->s;
     const size_t img = lv->img;
     float *buf = lg_alloc_floats(3 * n * img);
     if (!buf) return LG_ERR_NOMEM;
     lg_rng r;
     lg_rng_init(&r, s->seed, 777);
     const float *coarse = k < lv->K ? lv->chain[k + 1] : NULL;
-    const float *real = k == 0 ? s->x : lv->chain[k];
-    lg_status st = lg_level_generate(lv, coarse, s->y, n, &r, buf, buf + 2 * n * img, buf + n * img);
+    const float *real = k == 0 ? lv->cur_x : lv->chain[k];
+    lg_status st = lg_level_generate(lv, coarse, lv->cur_y ? lv->cur_y : s->y, n, &r, buf,
+                                     buf + 2 * n * img, buf + n * img);
     if (st == LG_OK) {
         if (k < lv->K) memcpy(buf + 2 * n * img, real, sizeof(float) * n * img);
         else memcpy(buf, real, sizeof(float) * n * img); /* level K: real row, then samples */
@@ -228,13 +277,8 @@ static lg_status level_figure(lg_trainer *t, int k) {
     return st;
 }
 
-/* The whole model's samples, when every level trains in this process. */
-static lg_status model_figure(lg_trainer *t, int64_t step) {
-    lg_level *lv[LG_PYR_MAX_LEVELS];
-    for (int k = 0; k < t->m->levels; k++)
-        if (!(lv[k] = t->slot[k].lv) || t->slot[k].failed) return LG_OK;
-    lg_model *mod;
-    LG_TRY(lg_model_wrap(&mod, t->m, lv));
+/* The whole model's samples from mod. */
+static lg_status draw_model(lg_trainer *t, int64_t step, lg_model *mod) {
     const int per_row = 10, n = t->m->nclasses ? t->m->nclasses * per_row : 100;
     const int s0 = t->m->level[0].size;
     float *out = lg_alloc_floats((size_t)n * t->m->c * s0 * s0);
@@ -250,6 +294,33 @@ static lg_status model_figure(lg_trainer *t, int64_t step) {
     }
     lg_free(out);
     lg_free(labels);
+    return st;
+}
+
+/* The whole model's samples, when every level trains in this process. */
+static lg_status model_figure(lg_trainer *t, int64_t step) {
+    lg_level *lv[LG_PYR_MAX_LEVELS];
+    for (int k = 0; k < t->m->levels; k++)
+        if (!(lv[k] = t->slot[k].lv) || t->slot[k].failed) return LG_OK;
+    lg_model *mod;
+    LG_TRY(lg_model_wrap(&mod, t->m, lv));
+    lg_status st = draw_model(t, step, mod);
+    lg_model_free(mod);
+    return st;
+}
+
+/* Rank 0's final samples when the levels trained in other processes: from
+ * their checkpoints, when every one can be read here (a run directory on a
+ * file system every machine shares). */
+static lg_status model_figure_from_files(lg_trainer *t) {
+    char path[4096];
+    for (int k = 0; k < t->m->levels; k++) {
+        lg_level_path(path, sizeof path, t->cfg->run_dir, k);
+        if (access(path, R_OK) != 0) return LG_OK;
+    }
+    lg_model *mod;
+    LG_TRY(lg_model_load(&mod, t->cfg->run_dir, t->cfg->backend));
+    lg_status st = draw_model(t, t->cfg->steps, mod);
     lg_model_free(mod);
     return st;
 }
@@ -297,9 +368,10 @@ static lg_status step_slot(lg_trainer *t, int k) {
     const int64_t step = lg_level_step_count(s->lv);
     const lg_train_cfg *cfg = t->cfg;
     const int last = step == cfg->steps;
-    if (last || (cfg->log_every > 0 && step % cfg->log_every == 0)) log_line(t, k, epoch);
+    if (s->writer && (last || (cfg->log_every > 0 && step % cfg->log_every == 0)))
+        log_line(t, k, epoch);
     if (!last && cfg->ckpt_every > 0 && step % cfg->ckpt_every == 0) LG_TRY(save_slot(t, k));
-    if (s->failed) return LG_OK;
+    if (s->failed || !s->writer) return LG_OK;
     if (last || (cfg->sample_every > 0 && step % cfg->sample_every == 0))
         LG_TRY(level_figure(t, k));
     return LG_OK;
@@ -320,17 +392,106 @@ static lg_status run(lg_trainer *t, unsigned mask) {
             int64_t st = lg_level_step_count(s->lv);
             common = common < 0 || st < common ? st : common;
         }
+        lg_dist_poll();
         if (!active) return LG_OK;
         if (cfg->sample_every > 0 && common > 0 && common % cfg->sample_every == 0 &&
             common < cfg->steps)
             LG_TRY(model_figure(t, common));
-        if (cfg->stop && *cfg->stop) {
+        /* A shared level stops where its group voted to; a level of its own
+         * as soon as this process is asked to. */
+        int stop = t->shared ? t->shared->stop_vote : cfg->stop && *cfg->stop;
+        if (stop) {
             for (int k = 0; k < t->m->levels; k++)
                 if (mask >> k & 1 && !t->slot[k].failed) LG_TRY(save_slot(t, k));
             return lg_error(LG_ERR_INTERRUPTED, "interrupted: checkpoints saved in %s (resume "
                             "with --resume)", cfg->run_dir);
         }
     }
+}
+
+/* Work of one training step per sample: G runs on 1.5 batches (the
+ * generated half of D's, then G's own), D on two; backward costs the same
+ * multiple of forward everywhere. */
+static lg_status level_cost(const lg_model_desc *m, int k, double *cost) {
+    lg_level *lv;
+    LG_TRY(lg_level_new(&lv, m, k, 2, 1, LG_BACKEND_CPU));
+    *cost = 0;
+    for (int i = 0; i < LG_PART_COUNT; i++)
+        if (lv->part[i].net)
+            *cost += (i == LG_PART_G || i == LG_PART_GL ? 1.5 : 2.0) *
+                     lg_net_forward_flops(lv->part[i].net);
+    lg_level_free(lv);
+    return LG_OK;
+}
+
+lg_status lg_train_plan(const lg_model_desc *m, unsigned mask, int nranks, int batch,
+                        int first[LG_PYR_MAX_LEVELS], int count[LG_PYR_MAX_LEVELS]) {
+    LG_CHECK(m && first && count, LG_ERR_ARG, "lg_train_plan: NULL argument");
+    LG_CHECK(nranks >= 1, LG_ERR_ARG, "lg_train_plan: %d processes", nranks);
+    unsigned all = (1u << m->levels) - 1;
+    mask = mask ? mask : all;
+    LG_CHECK(!(mask & ~all), LG_ERR_ARG, "model '%s' has levels 0 to %d only", m->name,
+             m->levels - 1);
+    double cost[LG_PYR_MAX_LEVELS] = {0}, load[LG_PYR_MAX_LEVELS] = {0};
+    int L = 0;
+    for (int k = 0; k < LG_PYR_MAX_LEVELS; k++) first[k] = count[k] = 0;
+    for (int k = 0; k < m->levels; k++)
+        if (mask >> k & 1) {
+            L++;
+            if (nranks > 1) LG_TRY(level_cost(m, k, &cost[k]));
+        }
+    if (nranks <= L) {
+        /* Most expensive level first, each to the least loaded rank. */
+        for (int done = 0; done < L; done++) {
+            int k = -1, r = 0;
+            for (int j = 0; j < m->levels; j++)
+                if (mask >> j & 1 && !count[j] && (k < 0 || cost[j] > cost[k])) k = j;
+            for (int q = 1; q < nranks; q++)
+                if (load[q] < load[r]) r = q;
+            first[k] = r;
+            count[k] = 1;
+            load[r] += cost[k];
+        }
+        return LG_OK;
+    }
+    /* One rank each, then every extra rank to the level with the most work
+     * per rank; a rank needs a real and a generated row of each batch. */
+    for (int k = 0; k < m->levels; k++) count[k] = mask >> k & 1;
+    for (int extra = nranks - L; extra > 0; extra--) {
+        int k = -1;
+        for (int j = 0; j < m->levels; j++)
+            if (count[j] && count[j] < batch / 2 &&
+                (k < 0 || cost[j] / count[j] > cost[k] / count[k]))
+                k = j;
+        LG_CHECK(k >= 0, LG_ERR_ARG, "%d processes are more than %d levels with a batch of %d "
+                 "can use (at most %d per level)", nranks, L, batch, batch / 2);
+        count[k]++;
+    }
+    for (int k = 0, r = 0; k < m->levels; k++) {
+        first[k] = r;
+        r += count[k];
+    }
+    return LG_OK;
+}
+
+/* This rank's levels (bit k) under the plan, and its level group. */
+static lg_status my_levels(lg_trainer *t, unsigned mask, unsigned *mine, lg_dist_comm **comm) {
+    const int R = lg_dist_size(), me = lg_dist_rank();
+    int first[LG_PYR_MAX_LEVELS], count[LG_PYR_MAX_LEVELS], L = 0;
+    *mine = 0;
+    *comm = NULL;
+    if (R == 1) {
+        *mine = mask;
+        return LG_OK;
+    }
+    LG_TRY(lg_train_plan(t->m, mask, R, t->batch, first, count));
+    for (int k = 0; k < t->m->levels; k++) {
+        L += count[k] > 0;
+        if (count[k] && me >= first[k] && me < first[k] + count[k]) *mine |= 1u << k;
+    }
+    /* More ranks than levels: each rank has one level, shared in a group. */
+    if (R > L) return lg_dist_split(__builtin_ctz(*mine), comm);
+    return LG_OK;
 }
 
 lg_status lg_train(const lg_model_desc *m, const lg_dataset *ds, const lg_train_cfg *cfg) {
@@ -344,21 +505,32 @@ lg_status lg_train(const lg_model_desc *m, const lg_dataset *ds, const lg_train_
     unsigned all = (1u << m->levels) - 1, mask = cfg->levels_mask ? cfg->levels_mask : all;
     LG_CHECK(!(mask & ~all), LG_ERR_ARG, "model '%s' has levels 0 to %d only", m->name,
              m->levels - 1);
+    unsigned mine;
+    LG_TRY(my_levels(&t, mask, &mine, &t.comm));
     char dir[4096];
-    LG_TRY(make_dir(cfg->run_dir));
+    lg_status st = make_dir(cfg->run_dir);
     snprintf(dir, sizeof dir, "%s/samples", cfg->run_dir);
-    LG_TRY(make_dir(dir));
-    lg_status st = LG_OK;
+    if (st == LG_OK) st = make_dir(dir);
     for (int k = 0; k < m->levels && st == LG_OK; k++)
-        if (mask >> k & 1) st = open_slot(&t, k);
-    if (st == LG_OK) st = run(&t, mask);
+        if (mine >> k & 1) st = open_slot(&t, k, t.comm);
+    if (st == LG_OK && t.comm) t.shared = t.slot[__builtin_ctz(mine)].lv;
+    if (st == LG_OK) st = run(&t, mine);
     for (int k = 0; k < m->levels && st == LG_OK; k++)
-        if (mask >> k & 1 && !t.slot[k].failed) st = save_slot(&t, k);
-    if (st == LG_OK && mask == all && !t.nfailed) st = model_figure(&t, cfg->steps);
+        if (mine >> k & 1 && !t.slot[k].failed) st = save_slot(&t, k);
+    /* Every rank that stopped cleanly meets the others here: rank 0 then
+     * knows whether every level finished. */
+    double failed = t.nfailed;
+    if (st == LG_OK || st == LG_ERR_INTERRUPTED) {
+        lg_status w = lg_dist_world_sum(&failed);
+        if (st == LG_OK) st = w;
+    }
+    if (st == LG_OK && mask == all && !failed && lg_dist_rank() == 0)
+        st = mine == all ? model_figure(&t, cfg->steps) : model_figure_from_files(&t);
     if (st == LG_OK && t.nfailed)
         st = t.nfailed == 1 ? lg_error(LG_ERR_NUMERIC, "%s", t.failure)
                             : lg_error(LG_ERR_NUMERIC, "%s (and %d more levels stopped)",
                                        t.failure, t.nfailed - 1);
     for (int k = 0; k < m->levels; k++) close_slot(&t.slot[k]);
+    lg_dist_comm_free(t.comm);
     return st;
 }

@@ -1,8 +1,9 @@
 /* Inverted dropout: in training each value is kept with probability 1-p and
  * scaled by 1/(1-p), so eval is the identity. The keep decisions come from
- * the net's Philox stream (one uniform per element), hence are the same for
- * any thread count and reproducible from the saved RNG state. The scaled
- * mask is stored so backward is dx = dy * mask. */
+ * Philox (one uniform per element) keyed by (net stream, forward, layer,
+ * row id), hence are the same for any thread count, reproducible from the
+ * saved RNG state, and the same for a row whichever slice of a batch holds
+ * it. The scaled mask is stored so backward is dx = dy * mask. */
 #include <string.h>
 
 #include "nn/layer.h"
@@ -19,7 +20,13 @@ lg_status lg_dropout_forward(lg_layer *l, const lg_layer_ctx *c, const float *x)
     }
     float *restrict mask = l->aux, *restrict y = l->y;
     const float scale = p < 1 ? 1.0f / (1.0f - p) : 0.0f;
-    lg_rng_uniform(c->rng, mask, (size_t)n, 0.0f, 1.0f);
+    const size_t per = lg_layer_out_numel(l);
+    const uint64_t draw = c->draw0 + (uint64_t)l->index;
+#pragma omp parallel for schedule(static) if (n >= LG_ELEM_PAR_MIN && per < LG_ELEM_PAR_MIN)
+    for (int i = 0; i < c->batch; i++) {
+        lg_rng r = lg_rng_keyed(c->rng->seed, c->rng->stream, draw, c->rows ? c->rows[i] : (uint64_t)i);
+        lg_rng_uniform(&r, mask + (size_t)i * per, per, 0.0f, 1.0f);
+    }
 #pragma omp parallel for simd schedule(static) if (n >= LG_ELEM_PAR_MIN)
     for (long i = 0; i < n; i++) {
         mask[i] = mask[i] >= p ? scale : 0.0f;

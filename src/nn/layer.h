@@ -34,6 +34,8 @@ typedef struct {
     int batch, train, param_grads;
     float *ws; /* conv workspace */
     lg_rng *rng;
+    const uint64_t *rows; /* dropout: row ids (NULL: row i is i) */
+    uint64_t draw0;       /* dropout: this forward's first draw number */
 } lg_layer_ctx;
 
 void lg_conv_desc_of(const lg_layer *l, int batch, lg_conv_desc *d);

@@ -26,6 +26,8 @@ struct lg_net {
     int ntensors;
     lg_net_tensor_info *tensors;
     lg_rng rng;
+    const uint64_t *rows; /* dropout row ids, or NULL */
+    int own_grads;        /* grads is ours to free (not bound to a caller's buffer) */
     int batch; /* of the last successful forward; 0 before any */
 };
 
@@ -225,6 +227,7 @@ static lg_status allocate(lg_net *net) {
     /* +1: a net without parameters still gets valid (empty) arrays */
     net->params = lg_alloc_floats(net->nparams + 1);
     net->grads = lg_alloc_floats(net->nparams + 1);
+    net->own_grads = 1;
     net->buffers = lg_alloc_floats(net->nbuffers + 1);
     if (!net->params || !net->grads || !net->buffers) return LG_ERR_NOMEM;
 
@@ -313,7 +316,7 @@ void lg_net_free(lg_net *net) {
     if (!net) return;
     lg_free(net->layers);
     lg_free(net->params);
-    lg_free(net->grads);
+    if (net->own_grads) lg_free(net->grads);
     lg_free(net->buffers);
     lg_free(net->mem);
     lg_free(net->tensors);
@@ -367,12 +370,14 @@ lg_status lg_net_forward(lg_net *net, const float *x, int batch, int train, cons
              "lg_net_forward: batch %d outside [1, max_batch %d]", batch, net->cfg.max_batch);
     net->batch = 0;
     memcpy(net->input, x, sizeof(float) * batch * lg_layer_in_numel(&net->layers[0]));
-    const lg_layer_ctx ctx = {net->be, batch, train, 1, net->ws, &net->rng};
+    const lg_layer_ctx ctx = {net->be, batch, train, 1, net->ws, &net->rng, net->rows,
+                              net->rng.offset * (uint64_t)net->nlayers};
     const float *cur = net->input;
     for (int i = 0; i < net->nlayers; i++) {
         LG_TRY(layer_forward(&net->layers[i], &ctx, cur));
         cur = net->layers[i].y;
     }
+    if (train) net->rng.offset++;
     net->batch = batch;
     *y = cur;
     return LG_OK;
@@ -388,7 +393,7 @@ lg_status lg_net_backward(lg_net *net, const float *dy, float *dx, int param_gra
         while (lowest < net->nlayers && !net->layers[lowest].w && !net->layers[lowest].b) lowest++;
         if (lowest == net->nlayers) return LG_OK;
     }
-    const lg_layer_ctx ctx = {net->be, net->batch, 0, param_grads, net->ws, &net->rng};
+    const lg_layer_ctx ctx = {net->be, net->batch, 0, param_grads, net->ws, &net->rng, NULL, 0};
     const float *g = dy;
     for (int i = net->nlayers - 1; i >= lowest; i--) {
         lg_layer *l = &net->layers[i];
@@ -438,6 +443,23 @@ lg_status lg_net_tensor_info_at(const lg_net *net, int i, lg_net_tensor_info *in
 }
 
 lg_rng *lg_net_rng(lg_net *net) { return net ? &net->rng : NULL; }
+
+void lg_net_set_rows(lg_net *net, const uint64_t *rows) {
+    if (net) net->rows = rows;
+}
+
+void lg_net_bind_grads(lg_net *net, float *g) {
+    if (!net || !g || g == net->grads) return;
+    memcpy(g, net->grads, sizeof(float) * net->nparams);
+    for (int i = 0; i < net->nlayers; i++) {
+        lg_layer *l = &net->layers[i];
+        if (l->dw) l->dw = g + (l->dw - net->grads);
+        if (l->db) l->db = g + (l->db - net->grads);
+    }
+    if (net->own_grads) lg_free(net->grads);
+    net->grads = g;
+    net->own_grads = 0;
+}
 
 double lg_net_forward_flops(const lg_net *net) {
     double f = 0;

@@ -22,4 +22,27 @@ void lg_cpu_im2col_conv_bwd_data(const lg_conv_desc *d, const float *dy, const f
                                  float *dx, float *ws);
 void lg_cpu_im2col_conv_bwd_filter(const lg_conv_desc *d, const float *x, const float *dy,
                                    float *dw, float *db, float *ws);
+
+/* The convolution algorithm of the cpu table. AUTO (the default) takes
+ * LG_CONV_ALGO from the environment (auto, dnnl, winograd, winograd2,
+ * winograd4, im2col) and otherwise the measured rule: Winograd F(4x4,5x5)
+ * for stride-1 5x5 convolutions with ci >= 32, in the forward pass only
+ * when co >= 32 too, and in backward-data; oneDNN for everything else. A forced Winograd applies where it is
+ * supported (winograd.h); other shapes keep oneDNN. Backward-filter is
+ * never Winograd. For benches and tests; set it before timing, not while
+ * another thread runs convolutions. */
+typedef enum {
+    LG_CONV_ALGO_AUTO = 0,
+    LG_CONV_ALGO_DNNL,
+    LG_CONV_ALGO_WINOGRAD,
+    LG_CONV_ALGO_WINOGRAD2,
+    LG_CONV_ALGO_WINOGRAD4,
+    LG_CONV_ALGO_IM2COL
+} lg_cpu_conv_algo;
+void lg_cpu_conv_set_algo(lg_cpu_conv_algo a);
+/* The algorithm named s (as in LG_CONV_ALGO), or -1. */
+int lg_cpu_conv_algo_parse(const char *s);
+/* The Winograd tile edge the table uses now for d's forward pass
+ * (bwd_data 0) or backward-data pass (1): 2 or 4, 0 for none. */
+int lg_cpu_conv_wino_tile(const lg_conv_desc *d, int bwd_data);
 #endif

@@ -1,0 +1,468 @@
+/* Winograd F(m x m, 5 x 5), m = 2 or 4; see winograd.h for the contract.
+ *
+ * Layout. Tiles are numbered over the batch (image, tile row, tile column)
+ * and processed in blocks of T. For one block, one thread
+ *   1. transforms the input tiles of every channel: V[p][c][t] (p the
+ *      transform point, t the tile within the block, contiguous),
+ *   2. for each point p multiplies U[p] [co x ci] by V[p] [ci x T] into
+ *      M[p][o][t] with a register-blocked kernel (RB rows of co by T),
+ *   3. transforms M back into m x m output tiles, adds the bias and writes
+ *      them into y.
+ * V and M of one block stay in that thread's slot (a few hundred KiB to a
+ * few MiB), so the batch-sized transformed tensors are never materialised.
+ * U (the transformed weights, [p][co/RB][ci][RB]) is computed once per call
+ * by all threads: weights change every optimiser step, and it costs
+ * co * ci * (25 alpha + 5 alpha^2) flops, about 2% of a call at batch 64.
+ * co is padded to a multiple of RB with zero rows.
+ *
+ * Transform matrices: Toom-Cook points 0, +-1, +-2 (m = 2) and 0, +-1, +-2,
+ * +-1/2 (m = 4), plus infinity, derived exactly (rationals) so that
+ * A^T [(G g) .* (B^T d)] is the 1-D correlation of d with g; each row of
+ * B^T is scaled to max |entry| 1 with G's row scaled inversely, which keeps
+ * the transformed inputs the size of the inputs. */
+#include <omp.h>
+#include <string.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
+#include "backend/cpu/winograd.h"
+
+enum {
+    KS = 5,        /* kernel edge */
+    VL = 16,       /* tiles per vector */
+    NV = 2,        /* vectors per block */
+    T = VL * NV,   /* tiles per block */
+    RB = 8,        /* rows of co per kernel call */
+    MAX_SLOTS = 64 /* threads that may work at once */
+};
+
+static const float AT2[2 * 6] = {
+    1, 1, 1, 1, 1, 0,
+    0, 1, -1, 2, -2, 1};
+static const float G2[6 * 5] = {
+    1.25f, 0, 0, 0, 0,
+    -2.f / 3, -2.f / 3, -2.f / 3, -2.f / 3, -2.f / 3,
+    -2.f / 3, 2.f / 3, -2.f / 3, 2.f / 3, -2.f / 3,
+    1.f / 12, 1.f / 6, 1.f / 3, 2.f / 3, 4.f / 3,
+    1.f / 12, -1.f / 6, 1.f / 3, -2.f / 3, 4.f / 3,
+    0, 0, 0, 0, 5};
+static const float BT2[6 * 6] = {
+    0.8f, 0, -1, 0, 0.2f, 0,
+    0, -1, -1, 0.25f, 0.25f, 0,
+    0, 1, -1, -0.25f, 0.25f, 0,
+    0, -1, -0.5f, 1, 0.5f, 0,
+    0, 1, -0.5f, -1, 0.5f, 0,
+    0, 0.8f, 0, -1, 0, 0.2f};
+
+static const float AT4[4 * 8] = {
+    1, 1, 1, 1, 1, 1, 1, 0,
+    0, 1, -1, 2, -2, 0.5f, -0.5f, 0,
+    0, 1, 1, 4, 4, 0.25f, 0.25f, 0,
+    0, 1, -1, 8, -8, 0.125f, -0.125f, 1};
+static const float G4[8 * 5] = {
+    -5.25f, 0, 0, 0, 0,
+    -17.f / 18, -17.f / 18, -17.f / 18, -17.f / 18, -17.f / 18,
+    -17.f / 18, 17.f / 18, -17.f / 18, 17.f / 18, -17.f / 18,
+    1.f / 36, 1.f / 18, 1.f / 9, 2.f / 9, 4.f / 9,
+    1.f / 36, -1.f / 18, 1.f / 9, -2.f / 9, 4.f / 9,
+    32.f / 9, 16.f / 9, 8.f / 9, 4.f / 9, 2.f / 9,
+    32.f / 9, -16.f / 9, 8.f / 9, -4.f / 9, 2.f / 9,
+    0, 0, 0, 0, 5.25f};
+static const float BT4[8 * 8] = {
+    -4.f / 21, 0, 1, 0, -1, 0, 4.f / 21, 0,
+    0, 4.f / 17, 4.f / 17, -1, -1, 4.f / 17, 4.f / 17, 0,
+    0, -4.f / 17, 4.f / 17, 1, -1, -4.f / 17, 4.f / 17, 0,
+    0, 0.2f, 0.1f, -1, -0.5f, 0.8f, 0.4f, 0,
+    0, -0.2f, 0.1f, 1, -0.5f, -0.8f, 0.4f, 0,
+    0, 0.4f, 0.8f, -0.5f, -1, 0.1f, 0.2f, 0,
+    0, -0.4f, 0.8f, 0.5f, -1, -0.1f, 0.2f, 0,
+    0, -4.f / 21, 0, 1, 0, -1, 0, 4.f / 21};
+
+/* One convolution as computed: for backward-data, the transposed one. */
+typedef struct {
+    lg_conv_desc d;
+    int m, alpha, th, tw, ntiles, copad;
+    const float *x, *bias;
+    float *y;
+    const float *u;
+    int gather; /* every input offset fits the 32-bit indices of a gather */
+    float *slots;
+    size_t slot_floats;
+} plan;
+
+static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+/* Slots in a workspace: one per processor, read once so that a workspace
+ * sized earlier always has as many slots as a later call uses. */
+static int slots_max(void) {
+    static int n;
+    if (!n) {
+        int p = omp_get_num_procs();
+        n = p < 1 ? 1 : p > MAX_SLOTS ? MAX_SLOTS : p;
+    }
+    return n;
+}
+
+static int copad_of(int co) { return (co + RB - 1) / RB * RB; }
+
+static size_t u_floats(const lg_conv_desc *d, int m) {
+    return round16((size_t)(m + 4) * (m + 4) * copad_of(d->co) * d->ci);
+}
+
+static size_t slot_floats(const lg_conv_desc *d, int m) {
+    const size_t p2 = (size_t)(m + 4) * (m + 4);
+    return round16(p2 * d->ci * T) + round16(p2 * copad_of(d->co) * T);
+}
+
+/* The stride-1 convolution whose forward pass is d's backward-data. */
+static lg_conv_desc transposed(const lg_conv_desc *d) {
+    return (lg_conv_desc){.n = d->n, .ci = d->co, .hi = d->ho, .wi = d->wo, .co = d->ci,
+                          .kh = KS, .kw = KS, .stride = 1, .pad = KS - 1 - d->pad,
+                          .ho = d->hi, .wo = d->wi};
+}
+
+int lg_wino_supported(const lg_conv_desc *d) {
+    return d && d->kh == KS && d->kw == KS && d->stride == 1 && d->pad >= 0 &&
+           d->pad <= KS - 1 && d->n > 0 && d->ci > 0 && d->co > 0 && d->hi > 0 && d->wi > 0 &&
+           d->ho == d->hi + 2 * d->pad - (KS - 1) && d->wo == d->wi + 2 * d->pad - (KS - 1) &&
+           d->ho > 0 && d->wo > 0;
+}
+
+size_t lg_wino_conv_workspace(const lg_conv_desc *d) {
+    if (!lg_wino_supported(d)) return 0;
+    const lg_conv_desc t = transposed(d);
+    size_t need = 0;
+    for (int m = 2; m <= 4; m += 2)
+        for (int k = 0; k < 2; k++) {
+            const lg_conv_desc *e = k ? &t : d;
+            size_t n = u_floats(e, m) + (size_t)slots_max() * slot_floats(e, m);
+            if (n > need) need = n;
+        }
+    return need;
+}
+
+/* ---- transforms (inlined with constant matrices, so zeros fold away) ---- */
+
+#define INLINE static inline __attribute__((always_inline))
+/* Full unrolling lets gcc fold the constant matrices; clang (the fuzz
+ * build) takes minutes over the unrolled code with sanitizers, so it gets
+ * plain loops. */
+#ifdef __clang__
+#define UNROLL(n)
+#else
+#define UNROLL_PRAGMA(x) _Pragma(#x)
+#define UNROLL(n) UNROLL_PRAGMA(GCC unroll n)
+#endif
+
+/* out[(i*a+j)*os] = (B^T d B)[i][j], 16 tiles at once; d is [a*a][VL]. */
+INLINE void tf_input(const int a, const float *bt, const float *d, float *out, size_t os) {
+    float tmp[64 * VL];
+    UNROLL(8)
+    for (int i = 0; i < a; i++)
+        UNROLL(8)
+        for (int j = 0; j < a; j++) {
+            float s[VL] = {0};
+            UNROLL(8)
+            for (int k = 0; k < a; k++) {
+                const float c = bt[i * a + k];
+                if (c == 0.0f) continue;
+                for (int v = 0; v < VL; v++) s[v] += c * d[(k * a + j) * VL + v];
+            }
+            memcpy(tmp + (i * a + j) * VL, s, sizeof s);
+        }
+    UNROLL(8)
+    for (int i = 0; i < a; i++)
+        UNROLL(8)
+        for (int j = 0; j < a; j++) {
+            float s[VL] = {0};
+            UNROLL(8)
+            for (int k = 0; k < a; k++) {
+                const float c = bt[j * a + k];
+                if (c == 0.0f) continue;
+                for (int v = 0; v < VL; v++) s[v] += c * tmp[(i * a + k) * VL + v];
+            }
+            memcpy(out + (i * a + j) * os, s, sizeof s);
+        }
+}
+
+/* y[u][w] = (A^T M A)[u][w] + bias, 16 tiles at once; M[i][j] is at
+ * mm + (i*a+j)*ms, y is [m*m][VL]. */
+INLINE void tf_output(const int m, const int a, const float *at, const float *mm, size_t ms,
+                      float bias, float *y) {
+    float tmp[4 * 8 * VL];
+    UNROLL(4)
+    for (int u = 0; u < m; u++)
+        UNROLL(8)
+        for (int j = 0; j < a; j++) {
+            float s[VL] = {0};
+            UNROLL(8)
+            for (int i = 0; i < a; i++) {
+                const float c = at[u * a + i];
+                if (c == 0.0f) continue;
+                for (int v = 0; v < VL; v++) s[v] += c * mm[(i * a + j) * ms + v];
+            }
+            memcpy(tmp + (u * a + j) * VL, s, sizeof s);
+        }
+    UNROLL(4)
+    for (int u = 0; u < m; u++)
+        UNROLL(4)
+        for (int w = 0; w < m; w++) {
+            float s[VL];
+            for (int v = 0; v < VL; v++) s[v] = bias;
+            UNROLL(8)
+            for (int j = 0; j < a; j++) {
+                const float c = at[w * a + j];
+                if (c == 0.0f) continue;
+                for (int v = 0; v < VL; v++) s[v] += c * tmp[(u * a + j) * VL + v];
+            }
+            memcpy(y + (u * m + w) * VL, s, sizeof s);
+        }
+}
+
+/* ---- weights ------------------------------------------------------------ */
+
+/* U[p][o/RB][c][o%RB] = (G g G^T)[p] for g = w[o][c] (forward) or the
+ * flipped w[c][o] (backward-data, pl->d being the transposed convolution),
+ * the RB rows of a panel at once. */
+INLINE void weight_tf_panel(const int a, const float *G, const float *w, int flip, int ci, int co,
+                            int o0, int c, float *u, size_t pstride) {
+    float g[KS * KS][RB], t[8 * KS][RB];
+    for (int r = 0; r < RB; r++) {
+        const int o = o0 + r;
+        for (int e = 0; e < KS * KS; e++)
+            g[e][r] = o >= co  ? 0.0f
+                      : flip ? w[((size_t)c * co + o) * KS * KS + KS * KS - 1 - e]
+                             : w[((size_t)o * ci + c) * KS * KS + e];
+    }
+    UNROLL(8)
+    for (int i = 0; i < a; i++)
+        UNROLL(5)
+        for (int j = 0; j < KS; j++) {
+            float s[RB] = {0};
+            UNROLL(5)
+            for (int k = 0; k < KS; k++)
+                for (int r = 0; r < RB; r++) s[r] += G[i * KS + k] * g[k * KS + j][r];
+            memcpy(t[i * KS + j], s, sizeof s);
+        }
+    UNROLL(8)
+    for (int i = 0; i < a; i++)
+        UNROLL(8)
+        for (int j = 0; j < a; j++) {
+            float s[RB] = {0};
+            UNROLL(5)
+            for (int k = 0; k < KS; k++)
+                for (int r = 0; r < RB; r++) s[r] += G[j * KS + k] * t[i * KS + k][r];
+            memcpy(u + (size_t)(i * a + j) * pstride + (size_t)c * RB, s, sizeof s);
+        }
+}
+
+static void weight_tf(const plan *pl, const float *w, int flip, float *u) {
+    const int ci = pl->d.ci, co = pl->d.co, copad = pl->copad;
+    const size_t pstride = (size_t)copad * ci;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int o0 = 0; o0 < copad; o0 += RB)
+        for (int c = 0; c < ci; c++) {
+            float *dst = u + (size_t)o0 * ci;
+            if (pl->m == 2)
+                weight_tf_panel(6, G2, w, flip, ci, co, o0, c, dst, pstride);
+            else
+                weight_tf_panel(8, G4, w, flip, ci, co, o0, c, dst, pstride);
+        }
+}
+
+/* ---- the multiply ------------------------------------------------------- */
+
+/* out[RB][T] = u[ci][RB]^T v[ci][T]: RB x NV vectors of accumulators. */
+static void kernel(int ci, const float *restrict u, const float *restrict v, float *restrict out) {
+#ifdef __AVX512F__
+    __m512 acc[RB][NV];
+    for (int r = 0; r < RB; r++)
+        for (int k = 0; k < NV; k++) acc[r][k] = _mm512_setzero_ps();
+    for (int c = 0; c < ci; c++) {
+        __m512 vv[NV];
+        for (int k = 0; k < NV; k++) vv[k] = _mm512_loadu_ps(v + (size_t)c * T + k * VL);
+        for (int r = 0; r < RB; r++) {
+            const __m512 ur = _mm512_set1_ps(u[(size_t)c * RB + r]);
+            for (int k = 0; k < NV; k++) acc[r][k] = _mm512_fmadd_ps(ur, vv[k], acc[r][k]);
+        }
+    }
+    for (int r = 0; r < RB; r++)
+        for (int k = 0; k < NV; k++) _mm512_storeu_ps(out + r * T + k * VL, acc[r][k]);
+#else
+    float acc[RB][T];
+    memset(acc, 0, sizeof acc);
+    for (int c = 0; c < ci; c++)
+        for (int r = 0; r < RB; r++) {
+            const float ur = u[(size_t)c * RB + r];
+            for (int t = 0; t < T; t++) acc[r][t] += ur * v[(size_t)c * T + t];
+        }
+    memcpy(out, acc, sizeof acc);
+#endif
+}
+
+/* ---- one block of tiles -------------------------------------------------- */
+
+typedef struct {
+    size_t img; /* image index */
+    int y0, x0; /* top-left output pixel */
+} tile_pos;
+
+/* dd[(i*a+j)*VL + q] = input patch pixel (i, j) of channel c for tile tp[q],
+ * 0 in the padding and for q >= nt. */
+INLINE void gather_scalar(const plan *pl, const int a, int c, const tile_pos *tp, int nt,
+                          float *dd) {
+    const lg_conv_desc *d = &pl->d;
+    for (int q = 0; q < VL; q++) {
+        if (q >= nt) {
+            for (int e = 0; e < a * a; e++) dd[e * VL + q] = 0;
+            continue;
+        }
+        const float *src = pl->x + (tp[q].img * d->ci + c) * d->hi * d->wi;
+        const int y0 = tp[q].y0 - d->pad, x0 = tp[q].x0 - d->pad;
+        for (int i = 0; i < a; i++) {
+            const int yy = y0 + i;
+            for (int j = 0; j < a; j++) {
+                const int xx = x0 + j;
+                dd[(i * a + j) * VL + q] = yy >= 0 && yy < d->hi && xx >= 0 && xx < d->wi
+                                               ? src[(size_t)yy * d->wi + xx]
+                                               : 0.0f;
+            }
+        }
+    }
+}
+
+#ifdef __AVX512F__
+/* The same with one masked gather per patch pixel: off[q] is tile q's patch
+ * origin relative to base, rowm[i] / colm[j] the lanes whose patch row i /
+ * column j lies inside the image. */
+INLINE void gather_avx512(const int a, const float *base, int wi, const int32_t *off,
+                          const __mmask16 *rowm, const __mmask16 *colm, float *dd) {
+    const __m512i idx = _mm512_loadu_si512(off);
+    for (int i = 0; i < a; i++)
+        for (int j = 0; j < a; j++) {
+            const __m512i at = _mm512_add_epi32(idx, _mm512_set1_epi32(i * wi + j));
+            _mm512_storeu_ps(dd + (i * a + j) * VL,
+                             _mm512_mask_i32gather_ps(_mm512_setzero_ps(), rowm[i] & colm[j], at,
+                                                      base, 4));
+        }
+}
+#endif
+
+INLINE void block(const plan *pl, const int m, const int a, const float *at, const float *bt,
+                  int blk, float *slot) {
+    const lg_conv_desc *d = &pl->d;
+    const int ci = d->ci, co = d->co, copad = pl->copad, p2 = a * a;
+    const int t0 = blk * T, nt = pl->ntiles - t0 < T ? pl->ntiles - t0 : T;
+    float *v = slot, *mo = slot + round16((size_t)p2 * ci * T);
+    tile_pos tp[T];
+    for (int t = 0; t < nt; t++) {
+        const int g = t0 + t, r = g % (pl->th * pl->tw);
+        tp[t].img = (size_t)(g / (pl->th * pl->tw));
+        tp[t].y0 = r / pl->tw * m;
+        tp[t].x0 = r % pl->tw * m;
+    }
+
+#ifdef __AVX512F__
+    const size_t plane_in = (size_t)d->hi * d->wi;
+    /* Lane q of vector k reads tile k*VL+q: its patch origin as an offset
+     * from channel c's plane of image 0, and which patch rows and columns
+     * lie inside the image as lane masks (padding and missing tiles read
+     * nothing and give 0). */
+    int32_t off[T];
+    __mmask16 rowm[NV][8] = {{0}}, colm[NV][8] = {{0}};
+    if (pl->gather)
+        for (int t = 0; t < T; t++) {
+            off[t] = 0;
+            if (t >= nt) continue;
+            const int y0 = tp[t].y0 - d->pad, x0 = tp[t].x0 - d->pad;
+            off[t] = (int32_t)(tp[t].img * ci * plane_in) + y0 * d->wi + x0;
+            for (int i = 0; i < a; i++) {
+                if (y0 + i >= 0 && y0 + i < d->hi) rowm[t / VL][i] |= (__mmask16)(1u << t % VL);
+                if (x0 + i >= 0 && x0 + i < d->wi) colm[t / VL][i] |= (__mmask16)(1u << t % VL);
+            }
+        }
+#endif
+    for (int c = 0; c < ci; c++)
+        for (int k = 0; k < NV; k++) {
+            float dd[64 * VL];
+#ifdef __AVX512F__
+            if (pl->gather)
+                gather_avx512(a, pl->x + c * plane_in, d->wi, off + k * VL, rowm[k], colm[k], dd);
+            else
+#endif
+                gather_scalar(pl, a, c, tp + k * VL, nt - k * VL, dd);
+            tf_input(a, bt, dd, v + (size_t)c * T + k * VL, (size_t)ci * T);
+        }
+
+    for (int p = 0; p < p2; p++)
+        for (int o = 0; o < copad; o += RB)
+            kernel(ci, pl->u + ((size_t)p * copad + o) * ci, v + (size_t)p * ci * T,
+                   mo + ((size_t)p * copad + o) * T);
+
+    const size_t plane_out = (size_t)d->ho * d->wo;
+    for (int o = 0; o < co; o++)
+        for (int k = 0; k < NV && k * VL < nt; k++) {
+            float yt[16 * VL];
+            tf_output(m, a, at, mo + (size_t)o * T + k * VL, (size_t)copad * T,
+                      pl->bias ? pl->bias[o] : 0.0f, yt);
+            for (int q = 0; q < VL && k * VL + q < nt; q++) {
+                const tile_pos *t = &tp[k * VL + q];
+                float *dst = pl->y + (t->img * co + o) * plane_out;
+                const int uh = d->ho - t->y0 < m ? d->ho - t->y0 : m;
+                const int uw = d->wo - t->x0 < m ? d->wo - t->x0 : m;
+                for (int i = 0; i < uh; i++)
+                    for (int j = 0; j < uw; j++)
+                        dst[(size_t)(t->y0 + i) * d->wo + t->x0 + j] = yt[(i * m + j) * VL + q];
+            }
+        }
+}
+
+static void block2(const plan *pl, int blk, float *slot) { block(pl, 2, 6, AT2, BT2, blk, slot); }
+static void block4(const plan *pl, int blk, float *slot) { block(pl, 4, 8, AT4, BT4, blk, slot); }
+
+/* ---- driver ------------------------------------------------------------- */
+
+static void run(const lg_conv_desc *d, int m, const float *x, const float *w, int flip,
+                const float *b, float *y, float *ws) {
+    plan pl = {.d = *d, .m = m, .alpha = m + 4, .x = x, .bias = b, .y = y};
+    pl.th = (d->ho + m - 1) / m;
+    pl.tw = (d->wo + m - 1) / m;
+    pl.ntiles = d->n * pl.th * pl.tw;
+    pl.copad = copad_of(d->co);
+    pl.gather = (double)d->n * d->ci * d->hi * d->wi < 0x1p31;
+    pl.u = ws;
+    pl.slots = ws + u_floats(d, m);
+    pl.slot_floats = slot_floats(d, m);
+    weight_tf(&pl, w, flip, ws);
+
+    const int nblocks = (pl.ntiles + T - 1) / T;
+    int nthr = omp_get_max_threads();
+    if (nthr > slots_max()) nthr = slots_max();
+    if (nthr > nblocks) nthr = nblocks;
+#pragma omp parallel num_threads(nthr)
+    {
+        float *slot = pl.slots + (size_t)omp_get_thread_num() * pl.slot_floats;
+        /* Blocks are independent, so handing them out on demand changes
+         * nothing in the result and keeps both cores busy when one of them
+         * is also serving another process. */
+#pragma omp for schedule(dynamic, 1)
+        for (int blk = 0; blk < nblocks; blk++) {
+            if (m == 2)
+                block2(&pl, blk, slot);
+            else
+                block4(&pl, blk, slot);
+        }
+    }
+}
+
+void lg_wino_conv_fwd(const lg_conv_desc *d, int m, const float *x, const float *w,
+                      const float *b, float *y, float *ws) {
+    run(d, m, x, w, 0, b, y, ws);
+}
+
+void lg_wino_conv_bwd_data(const lg_conv_desc *d, int m, const float *dy, const float *w,
+                           float *dx, float *ws) {
+    const lg_conv_desc t = transposed(d);
+    run(&t, m, dy, w, 1, NULL, dx, ws);
+}
