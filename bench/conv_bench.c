@@ -59,6 +59,14 @@ static void run_wino(problem *p, int dir, int m) {
     if (dir == DIR_FWD) lg_wino_conv_fwd(&p->d, m, p->x, p->w, p->b, p->y, p->ws);
     if (dir == DIR_BWD_DATA) lg_wino_conv_bwd_data(&p->d, m, p->dy, p->w, p->dx, p->ws);
 }
+/* The cpu backend as training calls it: Winograd or oneDNN per shape. */
+static void run_cpu(problem *p, int dir) {
+    const lg_backend *be = lg_backend_get(LG_BACKEND_CPU);
+    if (dir == DIR_FWD) be->conv_fwd(&p->d, p->x, p->w, p->b, p->y, p->ws);
+    if (dir == DIR_BWD_DATA) be->conv_bwd_data(&p->d, p->dy, p->w, p->dx, p->ws);
+    if (dir == DIR_BWD_FILTER) be->conv_bwd_filter(&p->d, p->x, p->dy, p->dw, p->db, p->ws);
+}
+
 static void run_wino2(problem *p, int dir) { run_wino(p, dir, 2); }
 static void run_wino4(problem *p, int dir) { run_wino(p, dir, 4); }
 
@@ -136,7 +144,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]); /* tiny smoke runs */
         else {
             fprintf(stderr, "usage: %s [--threads N] [--reps R] [--impl im2col,dnnl,dnnl_nchw,dnnl_nhwc,"
-                            "wino2,wino4] [--shape HW] [--set main|cifar|wino] [--batch N]\n", argv[0]);
+                            "wino2,wino4,cpu] [--shape HW] [--set main|cifar|wino] [--batch N]\n", argv[0]);
             return 2;
         }
     }
@@ -152,7 +160,8 @@ int main(int argc, char **argv) {
                   {"dnnl_nchw", run_dnnl, LG_DNNL_LAYOUT_NCHW},
                   {"dnnl_nhwc", run_dnnl, LG_DNNL_LAYOUT_NHWC},
                   {"wino2", run_wino2, LG_DNNL_LAYOUT_ANY},
-                  {"wino4", run_wino4, LG_DNNL_LAYOUT_ANY}};
+                  {"wino4", run_wino4, LG_DNNL_LAYOUT_ANY},
+                  {"cpu", run_cpu, LG_DNNL_LAYOUT_ANY}};
     static const shape main_set[] = {{64, 128, 128, 16}, {64, 128, 128, 32}};
     static const shape cifar_set[] = {{128, 4, 128, 28},   {128, 128, 128, 28}, {128, 128, 3, 28},
                                       {128, 3, 128, 28},   {128, 6, 128, 28},   {128, 4, 128, 14},

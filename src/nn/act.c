@@ -1,5 +1,6 @@
-/* Elementwise activations. Backward of ReLU/LeakyReLU reads the input x;
- * Sigmoid and Tanh read their output y (dy * y(1-y), dy * (1-y^2)). */
+/* Elementwise activations. Backward of ReLU/LeakyReLU reads the sign of the
+ * input x (the output's sign is the same, so x may be the output when the
+ * net runs them in place); Sigmoid and Tanh read their output y. */
 #include <math.h>
 
 #include "nn/layer.h"
@@ -8,7 +9,7 @@
 
 lg_status lg_act_forward(lg_layer *l, const lg_layer_ctx *c, const float *x) {
     const long n = (long)(c->batch * lg_layer_out_numel(l));
-    float *restrict y = l->y;
+    float *y = l->y; /* may be x: nets run activations in place (net.c) */
     const float a = l->s.slope;
     switch (l->s.kind) {
     case LG_LAYER_RELU:

@@ -15,10 +15,10 @@ lg_status lg_dropout_forward(lg_layer *l, const lg_layer_ctx *c, const float *x)
     const float p = l->s.p;
     l->train_mode = c->train && p > 0;
     if (!l->train_mode) {
-        memcpy(l->y, x, sizeof(float) * (size_t)n);
+        if (l->y != x) memcpy(l->y, x, sizeof(float) * (size_t)n);
         return LG_OK;
     }
-    float *restrict mask = l->aux, *restrict y = l->y;
+    float *restrict mask = l->aux, *y = l->y; /* y may be x: run in place (net.c) */
     const float scale = p < 1 ? 1.0f / (1.0f - p) : 0.0f;
     const size_t per = lg_layer_out_numel(l);
     const uint64_t draw = c->draw0 + (uint64_t)l->index;

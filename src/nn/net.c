@@ -42,6 +42,29 @@ const char *lg_layer_kind_name(lg_layer_kind k) {
 
 static int aliases_input(lg_layer_kind k) { return k == LG_LAYER_FLATTEN || k == LG_LAYER_RESHAPE; }
 
+static int is_activation(lg_layer_kind k) {
+    return k == LG_LAYER_RELU || k == LG_LAYER_LEAKY_RELU || k == LG_LAYER_SIGMOID ||
+           k == LG_LAYER_TANH;
+}
+
+/* Elementwise layers may overwrite their input when the layer below never
+ * reads its own output in backward: conv, linear and batch norm read their
+ * input; ReLU/LeakyReLU read only the sign, which their output and a dropout
+ * of it keep (where dropout zeroed a value, dy is zero too). So an
+ * activation's backward sees its output where it expects its input with the
+ * same result, and Sigmoid/Tanh read the output anyway; dropout reads its
+ * mask. Saves one activation-sized buffer per hidden layer, as PyTorch's
+ * inplace=True does. Layer 0 keeps the net's input copy intact. */
+static int in_place(const lg_net *net, int i) {
+    if (i == 0) return 0;
+    lg_layer_kind k = net->layers[i].s.kind, below = net->layers[i - 1].s.kind;
+    int reads_input = below == LG_LAYER_CONV2D || below == LG_LAYER_LINEAR ||
+                      below == LG_LAYER_BATCHNORM;
+    if (is_activation(k)) return reads_input;
+    return k == LG_LAYER_DROPOUT &&
+           (reads_input || below == LG_LAYER_RELU || below == LG_LAYER_LEAKY_RELU);
+}
+
 /* Sets "layer I (kind): <message>" and returns st. */
 #define LAYER_ERR(st, l, ...) lg__layer_error((st), (l), __VA_ARGS__)
 __attribute__((format(printf, 3, 4))) static lg_status lg__layer_error(lg_status st, const lg_layer *l, const char *fmt, ...) {
@@ -235,7 +258,7 @@ static lg_status allocate(lg_net *net) {
     size_t step = in0 * mb, gmax = 0, ws = 0;
     for (int i = 0; i < net->nlayers; i++) {
         const lg_layer *l = &net->layers[i];
-        if (!aliases_input(l->s.kind)) step += mb * lg_layer_out_numel(l);
+        if (!aliases_input(l->s.kind) && !in_place(net, i)) step += mb * lg_layer_out_numel(l);
         step += aux_numel(l, mb);
         if (lg_layer_in_numel(l) * mb > gmax) gmax = lg_layer_in_numel(l) * mb;
         if (l->s.kind == LG_LAYER_CONV2D) {
@@ -274,7 +297,8 @@ static lg_status allocate(lg_net *net) {
             l->rvar = net->buffers + bo + l->ci;
             bo += 2 * (size_t)l->ci;
         }
-        l->y = aliases_input(l->s.kind) ? (float *)prev : take(&p, mb * lg_layer_out_numel(l));
+        l->y = aliases_input(l->s.kind) || in_place(net, i) ? (float *)prev
+                                                             : take(&p, mb * lg_layer_out_numel(l));
         if (aux_numel(l, mb)) l->aux = take(&p, aux_numel(l, mb));
         prev = l->y;
     }
