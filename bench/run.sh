@@ -18,7 +18,7 @@
 #   ADAM (0; 1 benches the Adam recipe on both sides), REF_PYTHON
 #   (/usr/bin/python3: a python with torch), PARZEN ("10000 10000 3072":
 #   samples, test rows, dims), CONV_PAIRS (3), CONV_BATCH (0: the preset's 128),
-#   IMPLS (dnnl: conv_bench implementations), OUT (BUILD_DIR/bench/results.md).
+#   IMPLS (cpu, the backend as training calls it: conv_bench implementations), OUT (BUILD_DIR/bench/results.md).
 #   QUICK=1: one pair of everything on tiny sizes (tests/cli/bench_smoke.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,7 +64,7 @@ ref_train=("$py" bench/ref/lapgan_ref.py --lapgan "$build/lapgan" "${common[@]}"
 ours_parzen=("$build/bench/parzen_bench" "$threads" "$pz_n" "$pz_m" "$pz_d")
 ref_parzen=("$py" bench/ref/lapgan_ref.py --parzen "$pz_n" "$pz_m" "$pz_d" --threads "$threads")
 conv_common=(--threads "$threads" --reps 3 --set cifar --batch "$conv_batch" "${conv_shape[@]}")
-ours_conv=("$build/bench/conv_bench" "${conv_common[@]}" --impl "${IMPLS:-dnnl}")
+ours_conv=("$build/bench/conv_bench" "${conv_common[@]}" --impl "${IMPLS:-cpu}")
 ref_conv=("$py" bench/ref/conv_bench.py "${conv_common[@]}" --dirs total)
 
 # run NAME CMD...: CMD's stdout appended to $tmp/NAME, its peak RSS (KiB) to
