@@ -200,6 +200,23 @@ static double probe(lg_net *net, const float *x, const float *r, size_t ny) {
     return l;
 }
 
+/* Central differences of probe() for every stride-th entry of v (the input
+ * or the parameters), against the analytic gradient grad. */
+static void fd_sweep(lg_net *net, const float *x, const float *r, size_t ny, float *v,
+                     const float *grad, size_t n, size_t stride, float eps, double *err,
+                     double *scale) {
+    for (size_t i = 0; i < n; i += stride) {
+        float keep = v[i];
+        v[i] = keep + eps;
+        double lp = probe(net, x, r, ny);
+        v[i] = keep - eps;
+        double lm = probe(net, x, r, ny);
+        v[i] = keep;
+        *err = fmax(*err, fabs((lp - lm) / (2 * eps) - grad[i]));
+        *scale = fmax(*scale, fabs(grad[i]));
+    }
+}
+
 static void test_layer_gradients(void) {
     for (int m = 2; m <= 4; m += 2) {
         lg_cpu_conv_set_algo(m == 2 ? LG_CONV_ALGO_WINOGRAD2 : LG_CONV_ALGO_WINOGRAD4);
@@ -230,26 +247,8 @@ static void test_layer_gradients(void) {
                       rel_inf(dx, dxr, nx));
             const float eps = 1e-2f;
             double err = 0, scale = 0;
-            for (size_t i = 0; i < nx; i += 7) {
-                float keep = x[i];
-                x[i] = keep + eps;
-                double lp = probe(net, x, r, ny);
-                x[i] = keep - eps;
-                double lm = probe(net, x, r, ny);
-                x[i] = keep;
-                err = fmax(err, fabs((lp - lm) / (2 * eps) - dx[i]));
-                scale = fmax(scale, fabs(dx[i]));
-            }
-            for (size_t i = 0; i < np; i += 11) {
-                float keep = p[i];
-                p[i] = keep + eps;
-                double lp = probe(net, x, r, ny);
-                p[i] = keep - eps;
-                double lm = probe(net, x, r, ny);
-                p[i] = keep;
-                err = fmax(err, fabs((lp - lm) / (2 * eps) - g[i]));
-                scale = fmax(scale, fabs(g[i]));
-            }
+            fd_sweep(net, x, r, ny, x, dx, nx, 7, eps, &err, &scale);
+            fd_sweep(net, x, r, ny, p, g, np, 11, eps, &err, &scale);
             /* Linear in x and w: only the loss's float rounding (~1e-7 of
              * sum |y r| over 630 terms, divided by 2 eps) is left. */
             CHECK_MSG(scale > 0.1 && err / scale < 1e-3, "F(%d) gradient error %.3g", m,
