@@ -3,47 +3,12 @@
  * fixtures tools/make_fixtures.py wrote (tests/fixtures/README.md). Each net
  * fixture runs on the CPU and REF backends through the public API only.
  *
- * Agreement rule, per element: |ours - torch| <= 1e-4 * (|torch| + 1e-2 * max|torch|)
- * over the tensor. The fixtures are float64 results rounded once, so this is
- * 1e-4 relative to the true answer, with an absolute floor of 1e-6 of the
- * tensor's largest magnitude for values that cancel to nearly zero. The floor
- * is calibrated on PyTorch itself: its own float32 run of these fixtures has
- * a worst error of 2.2e-5 under this rule (the generator's output), while a
- * 1e-3 floor would fail PyTorch float32 (2.2e-4 there). */
-#include "test.h"
+ * Agreement rule: tests/fixture_agree.h (1e-4 relative, with a floor of
+ * 1e-6 of the tensor's largest magnitude). */
+#include "fixture_agree.h"
 
 #define FIXDIR "tests/fixtures/"
-#define REL_TOL 1e-4
-#define FLOOR_FRAC 1e-2
 #define MAX_LAYERS 16
-
-static const char *g_fix; /* fixture being checked, for messages */
-static const char *g_backend;
-
-/* Checks n floats against the fixture tensor `name`; prints the largest
- * error on failure. */
-static void agree(const lg_safetensors *st, const char *name, const float *got, size_t n) {
-    const lg_st_tensor *t = lg_st_find(st, name);
-    CHECK_MSG(t != NULL, "%s: %s", g_fix, lg_errmsg());
-    if (!t) return;
-    CHECK_MSG(t->numel == n, "%s [%s] %s: %zu values, fixture has %zu", g_fix, g_backend, name, n,
-              t->numel);
-    if (t->numel != n) return;
-    double mx = 0;
-    for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs(t->data[i]));
-    double worst = 0;
-    size_t at = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)got[i] - t->data[i]) / (fabs(t->data[i]) + FLOOR_FRAC * mx);
-        if (!(e <= worst)) { /* NaN lands here and sticks */
-            worst = e;
-            at = i;
-            if (isnan(e)) break;
-        }
-    }
-    CHECK_MSG(worst <= REL_TOL, "%s [%s] %s: max rel err %.3g at [%zu] (ours %.9g, torch %.9g)",
-              g_fix, g_backend, name, worst, at, got[at], t->data[at]);
-}
 
 static lg_safetensors *open_fixture(const char *name) {
     char path[256];
@@ -68,7 +33,7 @@ static int parse_layers(const char *text, lg_layer_spec *specs) {
         int k = 0;
         while (tok && k < LG_LAYER_KIND_COUNT && strcmp(tok, lg_layer_kind_name(k)) != 0) k++;
         if (!tok || k == LG_LAYER_KIND_COUNT) return -1;
-        s->kind = (lg_layer_kind)k;
+        *s = lg_layer_defaults((lg_layer_kind)k); /* the fixtures' torch defaults */
         while ((tok = strtok_r(NULL, " ", &save2))) {
             char *eq = strchr(tok, '=');
             if (!eq) return -1;
@@ -232,17 +197,14 @@ static int parse_optim(const char *s, lg_optim_cfg *cfg) {
     if (!s) return 0;
     float a, b;
     if (sscanf(s, "sgd lr=%f momentum=%f", &a, &b) == 2) {
-        cfg->kind = LG_OPT_SGD;
+        *cfg = lg_optim_defaults(LG_OPT_SGD, a); /* torch.optim.SGD: dampening 0 */
         cfg->momentum = b;
     } else if (sscanf(s, "adam lr=%f beta1=%f", &a, &b) == 2) {
-        cfg->kind = LG_OPT_ADAM;
+        *cfg = lg_optim_defaults(LG_OPT_ADAM, a);
         cfg->beta1 = b;
-        cfg->beta2 = 0.999f;
-        cfg->eps = 1e-8f;
     } else {
         return 0;
     }
-    cfg->lr = a;
     return 1;
 }
 

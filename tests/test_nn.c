@@ -98,12 +98,33 @@ typedef struct {
     int nl, c, h, w, batch, train, away_from_zero;
 } grad_case;
 
+/* Makes a square linear layer 0 pass its input through, so the layer above
+ * sees the (away-from-zero) input values themselves: a finite-difference
+ * step of a weight moves them by at most 1e-2 and no ReLU kink is crossed. */
+static void set_identity_first(lg_net *net) {
+    lg_net_tensor_info ti;
+    float *p = lg_net_params(net, NULL);
+    for (int t = 0; t < lg_net_tensor_count(net); t++) {
+        CHECK_OK(lg_net_tensor_info_at(net, t, &ti));
+        if (strncmp(ti.name, "0.", 2) != 0) continue;
+        memset(p + ti.offset, 0, sizeof(float) * ti.numel);
+        if (ti.ndim == 2)
+            for (int i = 0; i < ti.shape[0] && i < ti.shape[1]; i++)
+                p[ti.offset + (size_t)i * ti.shape[1] + i] = 1.0f;
+    }
+}
+
 /* One gradient check: REF analytical vs finite differences for the input and
- * every parameter, then CPU forward/backward against REF. */
-static void check_case(const grad_case *gc) {
+ * every parameter, then CPU forward/backward against REF. identity_first:
+ * layer 0 is a square bias-free linear, set to the identity. */
+static void check_case_on(const grad_case *gc, int identity_first) {
     lg_net *ref = make_net(gc->specs, gc->nl, gc->c, gc->h, gc->w, gc->batch, LG_BACKEND_REF);
     lg_net *cpu = make_net(gc->specs, gc->nl, gc->c, gc->h, gc->w, gc->batch, LG_BACKEND_CPU);
     if (!ref || !cpu) goto done;
+    if (identity_first) {
+        set_identity_first(ref);
+        set_identity_first(cpu);
+    }
     const size_t nx = (size_t)gc->batch * gc->c * gc->h * gc->w, ny = out_numel(ref, gc->batch);
     size_t np;
     float *params = lg_net_params(ref, &np);
@@ -164,6 +185,8 @@ done:
     lg_net_free(cpu);
 }
 
+static void check_case(const grad_case *gc) { check_case_on(gc, 0); }
+
 /* ---- gradient checks, one case per layer kind and configuration ---------- */
 
 static void test_grad_linear(void) {
@@ -188,7 +211,7 @@ static void test_grad_conv2d(void) {
 
 static void test_grad_activations(void) {
     lg_layer_spec relu[] = {{.kind = LG_LAYER_RELU}};
-    lg_layer_spec leaky[] = {{.kind = LG_LAYER_LEAKY_RELU}};
+    lg_layer_spec leaky[] = {{.kind = LG_LAYER_LEAKY_RELU, .slope = LG_LEAKY_RELU_SLOPE}};
     lg_layer_spec leaky1[] = {{.kind = LG_LAYER_LEAKY_RELU, .slope = 0.1f}};
     lg_layer_spec sig[] = {{.kind = LG_LAYER_SIGMOID}};
     lg_layer_spec th[] = {{.kind = LG_LAYER_TANH}};
@@ -199,11 +222,41 @@ static void test_grad_activations(void) {
     check_case(&(grad_case){"tanh", th, 1, 3, 4, 4, 2, 1, 0});
 }
 
+/* Each activation above a linear layer, where the net runs it in place
+ * over the linear's output when its backward allows (net.c in_place):
+ * a negative slope must not, and a dropout above it still may. */
+static void test_grad_activations_in_place(void) {
+    const lg_layer_spec lin = {.kind = LG_LAYER_LINEAR, .out = 12, .no_bias = 1};
+    const struct {
+        const char *what;
+        lg_layer_spec act;
+        float drop;
+    } cases[] = {
+        {"linear-relu", {.kind = LG_LAYER_RELU}, 0},
+        {"linear-leaky relu default slope", {.kind = LG_LAYER_LEAKY_RELU, .slope = LG_LEAKY_RELU_SLOPE}, 0},
+        {"linear-leaky relu 0.3", {.kind = LG_LAYER_LEAKY_RELU, .slope = 0.3f}, 0},
+        {"linear-leaky relu -0.5", {.kind = LG_LAYER_LEAKY_RELU, .slope = -0.5f}, 0},
+        {"linear-leaky relu 0", {.kind = LG_LAYER_LEAKY_RELU, .slope = 0.0f}, 0},
+        {"linear-leaky relu -0.5-dropout", {.kind = LG_LAYER_LEAKY_RELU, .slope = -0.5f}, 0.25f},
+        {"linear-leaky relu 0.3-dropout", {.kind = LG_LAYER_LEAKY_RELU, .slope = 0.3f}, 0.25f},
+        {"linear-relu-dropout", {.kind = LG_LAYER_RELU}, 0.25f},
+        {"linear-sigmoid", {.kind = LG_LAYER_SIGMOID}, 0},
+        {"linear-tanh", {.kind = LG_LAYER_TANH}, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lg_layer_spec s[3] = {lin, cases[i].act, {.kind = LG_LAYER_DROPOUT, .p = cases[i].drop}};
+        const int nl = cases[i].drop > 0 ? 3 : 2;
+        check_case_on(&(grad_case){cases[i].what, s, nl, 12, 1, 1, 3, 1, 1}, 1);
+    }
+}
+
 static void test_grad_batchnorm(void) {
-    lg_layer_spec bn[] = {{.kind = LG_LAYER_BATCHNORM}};
-    lg_layer_spec bn_plain[] = {{.kind = LG_LAYER_BATCHNORM, .no_affine = 1}};
+    lg_layer_spec bn[] = {{.kind = LG_LAYER_BATCHNORM, .eps = LG_BN_EPS, .momentum = LG_BN_MOMENTUM}};
+    lg_layer_spec bn_plain[] = {
+        {.kind = LG_LAYER_BATCHNORM, .eps = LG_BN_EPS, .momentum = LG_BN_MOMENTUM, .no_affine = 1}};
     /* Non-trivial gamma/beta so their gradients are exercised off the identity. */
-    lg_layer_spec bn_dcgan[] = {{.kind = LG_LAYER_BATCHNORM, .init = LG_INIT_NORMAL, .init_std = 0.3f}};
+    lg_layer_spec bn_dcgan[] = {{.kind = LG_LAYER_BATCHNORM, .eps = LG_BN_EPS, .momentum = LG_BN_MOMENTUM,
+                                 .init = LG_INIT_NORMAL, .init_std = 0.3f}};
     check_case(&(grad_case){"batchnorm2d train", bn, 1, 3, 4, 5, 3, 1, 0});
     check_case(&(grad_case){"batchnorm1d train", bn_dcgan, 1, 6, 1, 1, 5, 1, 0});
     check_case(&(grad_case){"batchnorm2d no affine", bn_plain, 1, 2, 3, 3, 2, 1, 0});
@@ -232,7 +285,7 @@ static void test_grad_dropout_shape_upsample(void) {
 static void test_grad_chain(void) {
     lg_layer_spec d[] = {
         {.kind = LG_LAYER_CONV2D, .out = 4, .k = 3, .pad = 1, .no_bias = 1},
-        {.kind = LG_LAYER_BATCHNORM},
+        {.kind = LG_LAYER_BATCHNORM, .eps = LG_BN_EPS, .momentum = LG_BN_MOMENTUM},
         {.kind = LG_LAYER_TANH},
         {.kind = LG_LAYER_CONV2D, .out = 3, .k = 3, .stride = 2},
         {.kind = LG_LAYER_DROPOUT, .p = 0.25f},
@@ -284,7 +337,7 @@ static void test_grad_bce(void) {
 /* ---- layer semantics ----------------------------------------------------- */
 
 static void test_batchnorm_running_stats(void) {
-    lg_layer_spec s[] = {{.kind = LG_LAYER_BATCHNORM, .momentum = 0.25f}};
+    lg_layer_spec s[] = {{.kind = LG_LAYER_BATCHNORM, .eps = LG_BN_EPS, .momentum = 0.25f}};
     lg_net *net = make_net(s, 1, 2, 2, 2, 3, LG_BACKEND_CPU);
     if (!net) return;
     float x[24];
@@ -487,7 +540,7 @@ static const lg_layer_spec mlp[] = {
     {.kind = LG_LAYER_LINEAR, .out = 6},
     {.kind = LG_LAYER_RELU},
     {.kind = LG_LAYER_DROPOUT, .p = 0.5f},
-    {.kind = LG_LAYER_BATCHNORM},
+    {.kind = LG_LAYER_BATCHNORM, .eps = LG_BN_EPS, .momentum = LG_BN_MOMENTUM},
     {.kind = LG_LAYER_LINEAR, .out = 1},
 };
 
@@ -526,7 +579,8 @@ static void test_tensor_table(void) {
 static void test_init_distributions(void) {
     lg_layer_spec t[] = {{.kind = LG_LAYER_LINEAR, .out = 400}};
     lg_layer_spec nrm[] = {{.kind = LG_LAYER_CONV2D, .out = 64, .k = 5, .init = LG_INIT_NORMAL},
-                           {.kind = LG_LAYER_BATCHNORM, .init = LG_INIT_NORMAL}};
+                           {.kind = LG_LAYER_BATCHNORM, .eps = LG_BN_EPS, .momentum = LG_BN_MOMENTUM,
+                            .init = LG_INIT_NORMAL}};
     lg_net *a = make_net(t, 1, 25, 1, 1, 1, LG_BACKEND_CPU);
     lg_net *b = make_net(nrm, 2, 3, 8, 8, 2, LG_BACKEND_CPU);
     if (!a || !b) goto done;
@@ -577,7 +631,7 @@ static void test_grad_flags(void) {
 static void test_determinism(void) {
     lg_layer_spec s[] = {
         {.kind = LG_LAYER_CONV2D, .out = 16, .k = 5, .pad = 2},
-        {.kind = LG_LAYER_BATCHNORM},
+        {.kind = LG_LAYER_BATCHNORM, .eps = LG_BN_EPS, .momentum = LG_BN_MOMENTUM},
         {.kind = LG_LAYER_RELU},
         {.kind = LG_LAYER_DROPOUT, .p = 0.5f},
         {.kind = LG_LAYER_CONV2D, .out = 8, .k = 5, .stride = 2},
@@ -658,7 +712,8 @@ done:
 /* ---- optimisers ---------------------------------------------------------- */
 
 static void test_sgd_momentum(void) {
-    lg_optim_cfg cfg = {.kind = LG_OPT_SGD, .lr = 0.1f, .momentum = 0.9f};
+    lg_optim_cfg cfg = lg_optim_defaults(LG_OPT_SGD, 0.1f);
+    cfg.momentum = 0.9f;
     lg_optim *o;
     CHECK_OK(lg_optim_new(&o, &cfg, 2));
     if (!o) return;
@@ -677,7 +732,8 @@ static void test_sgd_momentum(void) {
     CHECK(n == 2 && fabs(st[0] - 1.355) < 1e-6 && *lg_optim_t(o) == 3);
     lg_optim_free(o);
     /* Weight decay without momentum: p -= lr (g + wd p). 1 -> .95 -> .9025 */
-    lg_optim_cfg wd = {.kind = LG_OPT_SGD, .lr = 0.1f, .weight_decay = 0.5f};
+    lg_optim_cfg wd = lg_optim_defaults(LG_OPT_SGD, 0.1f);
+    wd.weight_decay = 0.5f;
     CHECK_OK(lg_optim_new(&o, &wd, 1));
     float q = 1, zero = 0;
     CHECK_OK(lg_optim_step(o, &q, &zero, 0));
@@ -688,7 +744,7 @@ static void test_sgd_momentum(void) {
 }
 
 static void test_adam(void) {
-    lg_optim_cfg cfg = {.kind = LG_OPT_ADAM, .lr = 0.1f};
+    lg_optim_cfg cfg = lg_optim_defaults(LG_OPT_ADAM, 0.1f);
     lg_optim *o;
     CHECK_OK(lg_optim_new(&o, &cfg, 2));
     if (!o) return;
@@ -712,14 +768,45 @@ static void test_adam(void) {
     CHECK(n == 4 && *lg_optim_t(o) == 3);
     lg_optim_free(o);
     /* L2 weight decay and custom betas (torch: lr .01, betas (.5, .99), wd .1). */
-    lg_optim_cfg wd = {.kind = LG_OPT_ADAM, .lr = 0.01f, .beta1 = 0.5f, .beta2 = 0.99f,
-                       .weight_decay = 0.1f};
+    lg_optim_cfg wd = lg_optim_defaults(LG_OPT_ADAM, 0.01f);
+    wd.beta1 = 0.5f, wd.beta2 = 0.99f, wd.weight_decay = 0.1f;
     CHECK_OK(lg_optim_new(&o, &wd, 2));
     float q[2] = {1, -2};
     CHECK_OK(lg_optim_step(o, q, g[0], 0));
     CHECK_OK(lg_optim_step(o, q, g[1], 0));
     CHECK_NEAR(q[0], 0.987724483, 2e-6);
     CHECK_NEAR(q[1], -1.99338293, 2e-6);
+    lg_optim_free(o);
+}
+
+/* 0 is a setting, not "the default": Adam with beta1 = 0 keeps no first
+ * moment (m = g), and each field of lg_optim_defaults is the library's. */
+static void test_optim_zero_settings(void) {
+    lg_optim_cfg d = lg_optim_defaults(LG_OPT_ADAM, 0.1f);
+    CHECK(d.beta1 == 0.9f && d.beta2 == 0.999f && d.eps == 1e-8f && d.momentum == 0 &&
+          d.mom_max == 1 && d.sgd_style == LG_SGD_PYTORCH);
+    lg_optim_cfg cfg = d;
+    cfg.beta1 = 0;
+    float lr, mom;
+    lg_optim_schedule(&cfg, 0, &lr, &mom);
+    CHECK(mom == 0);
+    lg_optim *o;
+    CHECK_OK(lg_optim_new(&o, &cfg, 1));
+    if (!o) return;
+    const double g[2] = {0.5, -0.25}, b2 = 0.999, eps = 1e-8;
+    double v = 0, want = 1;
+    float p = 1;
+    for (int t = 1; t <= 2; t++) {
+        float gf = (float)g[t - 1];
+        CHECK_OK(lg_optim_step(o, &p, &gf, 0));
+        v = b2 * v + (1 - b2) * g[t - 1] * g[t - 1];
+        want -= 0.1 * g[t - 1] / (sqrt(v) / sqrt(1 - pow(b2, t)) + eps); /* m = g */
+    }
+    CHECK_NEAR(p, want, 2e-6); /* 0.963255; beta1 0.9 would give 0.873366 */
+    CHECK(fabs(p - 0.873366) > 0.05);
+    size_t n;
+    const float *st = lg_optim_state(o, &n);
+    CHECK(n == 2 && st[0] == -0.25f); /* m is the last gradient */
     lg_optim_free(o);
 }
 
@@ -736,9 +823,12 @@ static void test_schedule(void) {
     lg_optim_schedule(&cfg, 1000, &lr, &mom);
     CHECK_NEAR(lr, 0.01, 1e-9); /* floor */
     CHECK_NEAR(mom, 0.7, 1e-7); /* cap */
-    cfg.mom_max = 0; /* no cap */
+    cfg.mom_max = 1; /* no cap below 1 */
     lg_optim_schedule(&cfg, 30, &lr, &mom);
     CHECK_NEAR(mom, 0.8, 1e-6);
+    cfg.mom_max = 0; /* a cap of 0 is a cap: no momentum at all */
+    lg_optim_schedule(&cfg, 30, &lr, &mom);
+    CHECK(mom == 0);
     /* The step uses the schedule: at epoch 1000, v = g, p -= 0.01 g. */
     cfg.mom_max = 0.7f;
     lg_optim *o;
@@ -799,7 +889,7 @@ static void test_bad_input(void) {
     CHECK_ERR(lg_net_backward(net, NULL, dx, 1), LG_ERR_ARG);
     lg_net_free(net);
 
-    lg_layer_spec bn[] = {{.kind = LG_LAYER_BATCHNORM}};
+    lg_layer_spec bn[] = {{.kind = LG_LAYER_BATCHNORM, .eps = LG_BN_EPS, .momentum = LG_BN_MOMENTUM}};
     lg_net_cfg vec = {.c = 4, .h = 1, .w = 1, .max_batch = 2};
     CHECK_OK(lg_net_new(&net, bn, 1, &vec));
     if (net) {
@@ -829,6 +919,7 @@ int main(void) {
     RUN(test_grad_linear);
     RUN(test_grad_conv2d);
     RUN(test_grad_activations);
+    RUN(test_grad_activations_in_place);
     RUN(test_grad_batchnorm);
     RUN(test_grad_dropout_shape_upsample);
     RUN(test_grad_chain);
@@ -846,6 +937,7 @@ int main(void) {
     RUN(test_dropout_thread_independent);
     RUN(test_sgd_momentum);
     RUN(test_adam);
+    RUN(test_optim_zero_settings);
     RUN(test_schedule);
     RUN(test_bad_input);
     return TEST_END();

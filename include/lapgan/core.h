@@ -37,6 +37,9 @@ typedef enum {
 /* Stable short name of a status ("ok", "bad-argument", ...). */
 const char *lg_status_name(lg_status s);
 
+/* LG_VERSION of the library actually loaded (bindings check against it). */
+const char *lg_version(void);
+
 /* The message of the last error set on this thread ("" if none). */
 const char *lg_errmsg(void);
 

@@ -44,6 +44,27 @@ lg_status lg_dataset_load_folder(lg_dataset **out, const char *dir, int c, int s
  * "idx:IMAGES[,LABELS]", "folder:DIR" (c and size used for folders). */
 lg_status lg_dataset_open(lg_dataset **out, const char *spec, int c, int size);
 
+/* A data set copied from the caller's memory (src/data/memory.c), e.g. a
+ * numpy array: n images of c x h x w, laid out NCHW or NHWC, as 8-bit
+ * pixels or floats in [0, 1] (rounded to the nearest of 256 levels, what
+ * every loader stores). labels: n classes in [0, nclasses), or NULL with
+ * nclasses 0 for an unlabelled set. source names it in messages and
+ * checkpoints (NULL: "memory"). The caller keeps its buffers. */
+typedef enum { LG_DTYPE_U8 = 0, LG_DTYPE_F32 } lg_dtype;
+typedef enum { LG_LAYOUT_NCHW = 0, LG_LAYOUT_NHWC } lg_layout;
+lg_status lg_dataset_from_memory(lg_dataset **out, const void *pixels, lg_dtype dtype,
+                                 lg_layout layout, int n, int c, int h, int w,
+                                 const int *labels, int nclasses, const char *source);
+
+/* The held-out validation split (src/data/split.c). The default size for
+ * a training set of n images: 5,000 (CIFAR-10's, as the authors' code), or
+ * 10% of n where that is smaller. */
+#define LG_VAL_DEFAULT_MAX 5000
+int lg_dataset_default_val(int n);
+/* Moves the last nval images of ds (1 <= nval < ds->n) into a new data set
+ * *val (same classes); ds keeps the first ds->n - nval. */
+lg_status lg_dataset_split_tail(lg_dataset *ds, int nval, lg_dataset **val);
+
 /* Seeded, shuffled minibatches; reshuffled every epoch. With crop > 0 each
  * image is a random crop x crop window (the paper's CIFAR 28x28 crops).
  * The iterator's state is (seed, epoch, cursor), so a resume continues
@@ -56,7 +77,9 @@ void lg_batcher_free(lg_batcher *b);
 lg_status lg_batcher_next(lg_batcher *b, float *x, int *labels);
 void lg_batcher_get_state(const lg_batcher *b, uint64_t *epoch, uint64_t *cursor);
 lg_status lg_batcher_set_state(lg_batcher *b, uint64_t epoch, uint64_t cursor);
-/* The (fractional) epoch reached, for schedules. */
+/* The (fractional) passes over the data set drawn so far, whole batches
+ * counted; the training schedule's epoch counts the real half only
+ * (lg_train_epoch). */
 double lg_batcher_epoch(const lg_batcher *b);
 
 #ifdef __cplusplus

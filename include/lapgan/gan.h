@@ -69,7 +69,11 @@ void lg_model_desc_adam(lg_model_desc *m);
 void lg_model_desc_class_conditional(lg_model_desc *m, int nclasses);
 /* Checks that sizes decrease, nets fit their inputs, numbers are sane. */
 lg_status lg_model_desc_validate(const lg_model_desc *m);
-/* JSON round trip (for checkpoints). *json is malloc'd; free() it. */
+/* JSON round trip (for checkpoints), from the one table of keys in
+ * src/gan/model_json.c (docs/model-format.md): writes the current format,
+ * reads it and every older one; unknown, duplicate or missing keys and bad
+ * values are LG_ERR_FORMAT naming `source`, the key and what is allowed.
+ * *json is malloc'd; free() it. */
 lg_status lg_model_desc_to_json(const lg_model_desc *m, char **json);
 lg_status lg_model_desc_from_json(lg_model_desc *m, const char *json, const char *source);
 /* Reads a JSON model description file (as `lapgan train --print-json`
@@ -97,7 +101,8 @@ int64_t lg_level_step_count(const lg_level *lv);
 
 /* One training step on a batch of full-size images [batch, c, s0, s0]
  * (labels may be NULL unless class-conditional): D on half real / half
- * generated coefficients, then G to fool D on a fresh batch. */
+ * generated coefficients, then G to fool D with fresh noise for every
+ * coarse image (and label) of the same batch (docs/presets.md). */
 lg_status lg_level_train_step(lg_level *lv, const float *images, const int *labels, int batch,
                               double epoch, lg_level_stats *stats);
 
@@ -116,6 +121,15 @@ typedef struct {
     uint64_t data_epoch, data_cursor; /* the level's lg_batcher state */
     uint64_t seed;
     char data_source[256];
+    /* The run's held-out validation split: the last val_images images of
+     * the data set, never trained on (0: none; -1: a checkpoint written
+     * before splits were recorded). */
+    int64_t val_images;
+    /* Best-model selection (has_best != 0): the best validation criterion
+     * so far and the step it was reached at; see lg_level_val. */
+    int has_best;
+    double best_value;
+    int64_t best_step;
 } lg_level_extra;
 
 lg_status lg_level_save(const lg_level *lv, const lg_level_extra *extra, const char *path);
@@ -124,6 +138,34 @@ lg_status lg_level_save(const lg_level *lv, const lg_level_extra *extra, const c
 lg_status lg_level_load(lg_level *lv, lg_level_extra *extra, const char *path);
 /* Reads only the model description and level index of a checkpoint. */
 lg_status lg_checkpoint_peek(const char *path, lg_model_desc *m, int *level, int64_t *step);
+
+/* ---- validation (src/gan/validate.c) ------------------------------------- */
+
+/* A level's validation criterion (best-model selection, as the paper keeps
+ * the model with the best Parzen estimate on a validation set). For each
+ * validation image, `samples` draws of I_k from its own coarse image
+ * u(I_{k+1}) (and its label) at level k < K, or `samples` unconditional
+ * draws per class at level K; an isotropic Gaussian Parzen window on those
+ * draws scores the image's true I_k. Pixels in [0, 1], nats per image at
+ * this level's size; sigma is the grid value with the best mean. min_dist
+ * is the authors' approxParzen (eyescream): the mean over images of the
+ * smallest L2 distance from a draw to the true I_k. Fixed noise (seed),
+ * so checkpoints are compared on the same draws. */
+typedef struct {
+    double parzen;   /* mean log-likelihood, higher is better (the criterion) */
+    double sigma;    /* its bandwidth */
+    double min_dist; /* approxParzen, lower is better */
+    int images, samples;
+    double seconds;
+} lg_level_val;
+
+/* images: [n, c, s0, s0] in [-1, 1] (the finest size), labels may be NULL
+ * unless class-conditional. */
+lg_status lg_level_validate(lg_level *lv, const float *images, const int *labels, int n,
+                            int samples, uint64_t seed, lg_level_val *out);
+/* The validation split recorded in a checkpoint: *nval images (0: none,
+ * -1: not recorded, an older checkpoint). */
+lg_status lg_checkpoint_val_split(const char *path, int64_t *nval);
 
 /* ---- the whole model -------------------------------------------------- */
 
@@ -146,6 +188,15 @@ typedef struct {
 } lg_chain;
 lg_status lg_model_sample(lg_model *m, int n, uint64_t seed, const int *labels, float *out,
                           lg_chain *chain);
+/* The finer levels only, from given coarsest images I_K [n, c, s_K, s_K]
+ * (e.g. of real images: the paper's variability figure); out as above. */
+lg_status lg_model_sample_from(lg_model *m, int n, uint64_t seed, const int *labels,
+                               const float *coarse, float *out);
+/* The noise lg_model_sample(m, n, seed, ...) feeds level k's G: z [n,
+ * zdim] at the fully connected level, [n, zdim, s_k, s_k] at conv levels
+ * (*len floats, also returned when z is NULL), so an exported copy of the
+ * model (lapgan/export.h) can be checked against lapgan's own samples. */
+lg_status lg_model_noise(const lg_model *m, int n, uint64_t seed, int k, float *z, size_t *len);
 
 /* ---- training --------------------------------------------------------- */
 
@@ -164,7 +215,8 @@ typedef struct {
     int64_t steps;            /* steps per level */
     int batch;                /* 0: the description's */
     uint64_t seed;
-    int ckpt_every;           /* steps between checkpoints (0: only at the end) */
+    int ckpt_every;           /* steps between checkpoints (0: only at the end; a new
+                               * level also writes one at its start, step 0) */
     int sample_every;         /* steps between sample grids (0: only at the end) */
     int log_every;            /* steps between log lines and progress calls */
     int resume;               /* continue from the run dir's checkpoints */
@@ -174,13 +226,62 @@ typedef struct {
     /* Polled between steps; when it becomes non-zero the trainer writes a
      * checkpoint and returns LG_ERR_INTERRUPTED. */
     volatile int *stop;
+    /* Replace the run the directory holds: remove lapgan's files of it
+     * first (saying which through notice). Without force or resume, a
+     * directory holding any of the levels to train, or another run, is
+     * refused. */
+    int force;
+    /* The data as the user named it (e.g. "fashion"), recorded in run.json
+     * so a resume can reopen it (NULL: ds->source). */
+    const char *data_spec;
+    /* Called (with progress_ud) with one-line notices: what force removes,
+     * a resume with another thread count (no longer bit-identical). */
+    void (*notice)(void *ud, const char *msg);
     /* Called (with progress_ud) when a level stops on a numeric fault: NaN
      * or Inf in a loss, or in the weights about to be checkpointed. That
      * level's last good checkpoint is kept (never overwritten), the other
      * levels go on and are saved, and lg_train then returns LG_ERR_NUMERIC.
      * msg is one line naming the level, the step and how to resume. */
     void (*level_stopped)(void *ud, int level, int64_t step, const char *msg);
+    /* The held-out validation split (lg_dataset_split_tail; NULL: none):
+     * every val_every steps (0: never) and each level
+     * scores it with lg_level_validate (val_images images of it, at most,
+     * val_samples samples each) and keeps the best weights in
+     * run_dir/best/level_<k>.safetensors. */
+    const lg_dataset *val;
+    int64_t val_every;
+    int val_images, val_samples;
+    /* Called (with progress_ud) after each validation check; best != 0
+     * when it set a new best (and wrote best/level_<k>.safetensors). */
+    void (*validated)(void *ud, int level, int64_t step, const lg_level_val *v, int best);
 } lg_train_cfg;
+
+/* Steps in one epoch as the authors count it: one pass over the n training
+ * images by the real half of each minibatch, ceil(n / (batch / 2)) steps
+ * (704 for 45,000 CIFAR images at batch 128). The lr and momentum schedule
+ * moves on after each such epoch, and --epochs counts them. */
+int64_t lg_train_steps_per_epoch(int64_t n, int batch);
+/* The (fractional) epoch after `step` steps: step / lg_train_steps_per_epoch. */
+double lg_train_epoch(int64_t step, int64_t n, int batch);
+
+/* ---- run directories -------------------------------------------------- */
+
+/* What a run directory holds: its run.json, written when the run starts
+ * (src/gan/rundir.c). A resume must keep model, data source, seed and
+ * precision; lg_train refuses one that does not. */
+typedef struct {
+    lg_model_desc model;
+    char data[512];        /* the data as the user named it, to reopen it */
+    char data_source[256]; /* lg_dataset.source of it */
+    uint64_t seed;
+    int threads;           /* threads it started with (-1: not recorded) */
+    char precision[8];     /* "fp32" */
+} lg_run_info;
+
+/* Reads run_dir/run.json; for a directory from before run.json, what its
+ * first level checkpoint holds (data "" and threads -1). Refuses a
+ * directory that holds no run, naming it. */
+lg_status lg_run_info_read(lg_run_info *info, const char *run_dir);
 
 /* Trains. Started as several processes (`mpirun -np N lapgan train`, an
  * MPI build), each process trains the levels lg_train_plan gives its rank. */

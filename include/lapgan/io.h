@@ -34,6 +34,8 @@ lg_status lg_image_decode(lg_image **out, const void *bytes, size_t len, const c
 lg_status lg_image_fit(const lg_image *im, int c, int size, uint8_t *out, const char *name);
 /* Writes a PNG atomically. */
 lg_status lg_png_write(const char *path, const lg_image *im);
+/* Encodes a PNG in memory (*buf: free with lg_free); name labels errors. */
+lg_status lg_png_encode(const lg_image *im, void **buf, size_t *len, const char *name);
 
 /* Float CHW images -> one grid image. Values map [lo,hi] -> [0,255];
  * lo == hi means per-image min-max (for band-pass images). */
@@ -46,6 +48,12 @@ typedef struct {
 } lg_grid_opts;
 lg_status lg_grid_make(lg_image **out, const float *x, int n, int c, int h, int w,
                        const lg_grid_opts *opts);
+/* The longest side a grid may have, so every sheet stays a PNG that
+ * common viewers (and 16-bit image sizes) handle. */
+#define LG_GRID_MAX_SIDE 65535
+/* How many h x w images a grid with cols per row holds (0: a row is
+ * already too wide), so callers can refuse a count up front. */
+long lg_grid_max_items(const lg_grid_opts *opts, int h, int w, int cols);
 
 /* ---- atomic files ------------------------------------------------------ */
 
@@ -59,6 +67,30 @@ lg_status lg_atomic_commit(lg_atomic_file *f);
 void lg_atomic_abort(lg_atomic_file *f);
 /* Whole-buffer convenience. */
 lg_status lg_atomic_write_file(const char *path, const void *buf, size_t len);
+
+/* ---- user-named outputs ------------------------------------------------ */
+
+/* Every file a user names (sample -o/--chain, pyramid -o, eval nn -o,
+ * report, study report, classifier --out) is written this way. A target
+ * that exists and is not a regular file (symlink, FIFO, device, directory),
+ * that is a run directory's own file (level_<k>.safetensors, its log or
+ * lock), or whose directory is missing is refused with one line naming it.
+ * lg_output_check says so before any work starts. */
+lg_status lg_output_check(const char *path);
+/* A command's outputs: each is written whole to a temp file beside its
+ * target when added; none replaces its target until commit, and free
+ * removes whatever was not committed, so a failing command leaves nothing
+ * (the -o grid is not left behind when --chain fails). */
+typedef struct lg_outputs lg_outputs;
+lg_status lg_outputs_new(lg_outputs **out);
+lg_status lg_outputs_add(lg_outputs *o, const char *path, const void *buf, size_t len);
+lg_status lg_outputs_add_png(lg_outputs *o, const char *path, const lg_image *im);
+/* Renames every temp file over its target, in the order added. */
+lg_status lg_outputs_commit(lg_outputs *o);
+void lg_outputs_free(lg_outputs *o); /* accepts NULL */
+/* One output: add and commit. */
+lg_status lg_output_write_file(const char *path, const void *buf, size_t len);
+lg_status lg_output_png(const char *path, const lg_image *im);
 
 /* ---- safetensors ------------------------------------------------------- */
 

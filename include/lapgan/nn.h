@@ -45,7 +45,7 @@ typedef enum {
     LG_LAYER_LINEAR = 0,        /* .out features; input is flattened per sample */
     LG_LAYER_CONV2D,            /* .out channels, .k kernel, .stride, .pad (zero) */
     LG_LAYER_RELU,
-    LG_LAYER_LEAKY_RELU,        /* .slope (0.2 if 0) */
+    LG_LAYER_LEAKY_RELU,        /* .slope (0 is ReLU) */
     LG_LAYER_SIGMOID,
     LG_LAYER_TANH,
     LG_LAYER_BATCHNORM,         /* 1d on [n,c,1,1], 2d on [n,c,h,w]; .eps, .momentum, .no_affine */
@@ -70,13 +70,23 @@ typedef struct {
     int no_bias;         /* LINEAR, CONV2D: no bias term */
     float slope;         /* LEAKY_RELU */
     float p;             /* DROPOUT */
-    float eps, momentum; /* BATCHNORM (1e-5 and 0.1 if 0, PyTorch's meaning) */
+    float eps, momentum; /* BATCHNORM (PyTorch's meaning; momentum 0 freezes the running stats) */
     int no_affine;       /* BATCHNORM without gamma/beta */
     lg_init_kind init;
     float init_std;
 } lg_layer_spec;
 
 const char *lg_layer_kind_name(lg_layer_kind k);
+
+/* Every spec field means what it says, 0 included (a LeakyReLU slope of 0,
+ * a batch-norm momentum or eps of 0). lg_layer_defaults(kind) is a spec
+ * with the usual values to start from: LeakyReLU slope LG_LEAKY_RELU_SLOPE
+ * (DCGAN's), batch norm eps LG_BN_EPS and momentum LG_BN_MOMENTUM
+ * (PyTorch's), conv stride 1, everything else 0. */
+#define LG_LEAKY_RELU_SLOPE 0.2f
+#define LG_BN_EPS 1e-5f
+#define LG_BN_MOMENTUM 0.1f
+lg_layer_spec lg_layer_defaults(lg_layer_kind kind);
 
 /* ---- sequential networks ----------------------------------------------- */
 
@@ -98,6 +108,9 @@ void lg_net_free(lg_net *net); /* accepts NULL */
 /* Output shape of one sample. */
 void lg_net_out_shape(const lg_net *net, int *c, int *h, int *w);
 int lg_net_layer_count(const lg_net *net);
+/* Layer i as planned (defaults filled in) and its per-sample input shape,
+ * for code that rebuilds the net elsewhere (lapgan/export.h). */
+lg_status lg_net_layer_at(const lg_net *net, int i, lg_layer_spec *spec, int *c, int *h, int *w);
 
 /* Forward pass on x [batch, c, h, w]; *y points at the net's own output
  * buffer, valid until the next forward. train != 0: dropout active, batch
@@ -167,25 +180,53 @@ lg_status lg_bce_logits(const float *logits, const float *targets, int n, float 
 
 typedef enum { LG_OPT_SGD = 0, LG_OPT_ADAM } lg_opt_kind;
 
-/* SGD follows PyTorch (v = mu v + g + wd p; p -= lr v). The schedule is the
- * paper's: lr(epoch) = max(lr_min, lr / (1 + lr_decay)^epoch) and
+/* How SGD's momentum buffer takes the gradient g' = g + wd p:
+ * TORCH7 is Torch7's optim.sgd as the LAPGAN authors call it (dampening
+ * equal to the momentum): v = mu v + (1 - mu) g'. PYTORCH is
+ * torch.optim.SGD's default (dampening 0): v = mu v + g'. Both then take
+ * p -= lr v, set v = g' on the first step with mu != 0 (as both libraries
+ * do) and leave v alone while mu == 0 (p -= lr g'). */
+typedef enum { LG_SGD_PYTORCH = 0, LG_SGD_TORCH7, LG_SGD_STYLE_COUNT } lg_sgd_style;
+const char *lg_sgd_style_name(lg_sgd_style s); /* "pytorch", "torch7" */
+/* Parses a name as lg_sgd_style_name writes it; an error lists the names. */
+lg_status lg_sgd_style_parse(const char *name, lg_sgd_style *out);
+
+/* The schedule is the paper's, a step function of whole epochs (the
+ * authors change lr and momentum after each epoch):
+ * lr(epoch) = max(lr_min, lr / (1 + lr_decay)^epoch) and
  * mu(epoch) = min(mom_max, momentum + mom_step * epoch). Adam follows
- * PyTorch's torch.optim.Adam (L2 weight decay added to the gradient). */
+ * PyTorch's torch.optim.Adam (L2 weight decay added to the gradient). Every
+ * field means what it says, 0 included (beta1 = 0 is Adam without a first
+ * moment): start from lg_optim_defaults() and set what differs. */
 typedef struct {
     lg_opt_kind kind;
+    lg_sgd_style sgd_style;
     float lr, momentum, weight_decay;
-    float beta1, beta2, eps; /* Adam (0.9, 0.999, 1e-8 if 0) */
+    float beta1, beta2, eps; /* Adam */
     float lr_decay, lr_min, mom_step, mom_max;
 } lg_optim_cfg;
+
+/* torch.optim.Adam's defaults. */
+#define LG_ADAM_BETA1 0.9f
+#define LG_ADAM_BETA2 0.999f
+#define LG_ADAM_EPS 1e-8f
+/* kind at learning rate lr with the libraries' defaults: no momentum, no
+ * weight decay, Adam's betas and eps above, a constant lr (lr_decay 0,
+ * lr_min 0), constant momentum (mom_step 0, mom_max 1) and PyTorch's SGD
+ * momentum style. */
+lg_optim_cfg lg_optim_defaults(lg_opt_kind kind, float lr);
 
 typedef struct lg_optim lg_optim;
 lg_status lg_optim_new(lg_optim **out, const lg_optim_cfg *cfg, size_t nparams);
 void lg_optim_free(lg_optim *o);
-/* Learning rate and momentum (beta1 for Adam) at a (fractional) epoch. */
+/* Learning rate and momentum (beta1 for Adam) at an epoch (the step
+ * function of whole epochs is the caller's: it passes floor(epoch)). */
 void lg_optim_schedule(const lg_optim_cfg *cfg, double epoch, float *lr, float *mom);
 /* One update of params from grads at the given epoch (for the schedule). */
 lg_status lg_optim_step(lg_optim *o, float *params, const float *grads, double epoch);
-/* Flat state (momentum, or Adam's m then v) and step count, for checkpoints. */
+/* Flat state (momentum, or Adam's m then v) and step count, for checkpoints.
+ * SGD's count is the number of steps that wrote the momentum buffer (0: the
+ * next step with mu != 0 sets it to g'); Adam's is every step. */
 float *lg_optim_state(lg_optim *o, size_t *n);
 int64_t *lg_optim_t(lg_optim *o);
 

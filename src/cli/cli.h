@@ -36,24 +36,46 @@ int lg_cli_is_help(const char *s);
  * spec has none. */
 int lg_cli_test_spec(const char *data, char *buf, size_t len);
 
+/* --best (src/cli/best.c): RUN_DIR/best into buf when every level has a
+ * best-model checkpoint there, else one line saying which is missing. */
+lg_status lg_cli_best_dir(const char *run, char *buf, size_t len);
+
 /* Option parsers of the subcommands, apart so they can be fuzzed: they
  * print usage errors but run nothing. They return LG_EXIT_OK,
  * LG_EXIT_USAGE (message printed) or LG_CLI_HELP (-h/--help seen). */
 enum { LG_CLI_HELP = -1 };
 
 typedef struct {
-    const char *data, *preset, *model, *out, *filter;
+    const char *data, *preset, *model, *out, *filter, *momentum_style;
     int cc, dcgan, adam, resume, print_model, print_json, quiet, backend;
     long levels_mask, steps, batch, threads, ckpt_every, sample_every, log_every;
     double epochs;
     unsigned long long seed;
+    /* The validation split and best-model selection (val_set, every_set:
+     * given on the command line; otherwise the defaults apply). */
+    int val_set, val_every_set;
+    long val, val_every, val_images, val_samples;
+    double val_every_epochs;
+    /* --force replaces the run in --out. preset_set, data_set, seed_set:
+     * given on the command line; a --resume takes the run's own otherwise
+     * (stored: its model, read from run.json by train_job). */
+    int force, preset_set, data_set, seed_set;
+    const lg_model_desc *stored;
 } lg_train_opts;
 int lg_cli_parse_train(int argc, char **argv, lg_train_opts *o);
 
 typedef struct {
     const char *model, *out, *chain;
     long n, cls, per_row, rows, threads, seed;
+    int best;                 /* --best: the weights of RUN_DIR/best/ */
+    const char *from, *data;  /* --from LIST, --data SPEC: the variability figure */
+    long variants;
 } lg_sample_opts;
+/* sample --from/--variants (src/cli/sample_variants.c): rows of a real
+ * image, its coarsest level I_K and `variants` draws of the finer levels
+ * from that I_K, written to out. */
+int lg_cli_sample_variants(const lg_sample_opts *o, lg_model *m, const char *weights,
+                           const char *out);
 int lg_cli_parse_sample(int argc, char **argv, lg_sample_opts *o);
 
 int lg_cmd_selfcheck(int argc, char **argv);
@@ -67,5 +89,13 @@ int lg_cmd_classifier(int argc, char **argv);
 int lg_cmd_serve(int argc, char **argv);
 int lg_cmd_study(int argc, char **argv);
 int lg_cmd_eval(int argc, char **argv);
+/* eval fid|kid|prc|is (cmd_eval_fid.c), and what it shares with cmd_eval.c:
+ * n samples clamped to [-1, 1] (class-conditional: classes 0, 1, ... in
+ * turn) and the merge of one key into RUN_DIR/metrics.json (val stolen). */
+int lg_cmd_eval_inception(int argc, char **argv);
+struct json_t;
+lg_status lg_cli_eval_draw(lg_model *m, int n, uint64_t seed, float *out, int *labels);
+lg_status lg_cli_merge_metrics(const char *run_dir, const char *key, struct json_t *val);
 int lg_cmd_report(int argc, char **argv);
+int lg_cmd_export(int argc, char **argv);
 #endif

@@ -102,7 +102,8 @@ static int run_train(const opts *o) {
     const char *test = o->test;
     if (!test && lg_cli_test_spec(o->data, tspec, sizeof tspec)) test = tspec;
     int c = (int)o->channels, size = (int)o->size;
-    lg_status st = lg_dataset_open(&ds, o->data, c, size);
+    lg_status st = lg_output_check(o->out); /* before the epochs, not after */
+    if (st == LG_OK) st = lg_dataset_open(&ds, o->data, c, size);
     if (st == LG_OK && test) st = lg_dataset_open(&te, test, c, size);
     if (st == LG_OK && ds->nclasses < 2)
         st = lg_error(LG_ERR_ARG, "%s: needs labels of at least 2 classes", ds->source);

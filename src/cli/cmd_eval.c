@@ -7,8 +7,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
+#include "io/file.h"
 #include "lapgan/gan.h"
 
 #define CMD "eval"
@@ -21,7 +23,8 @@ static void help(void) {
         "usage: lapgan eval parzen --model RUN_DIR [options]\n"
         "       lapgan eval nn --model RUN_DIR [options]\n"
         "       lapgan eval fd --model RUN_DIR --classifier FILE [options]\n"
-        "       lapgan eval fd --real-vs-real --classifier FILE [options]\n\n"
+        "       lapgan eval fd --real-vs-real --classifier FILE [options]\n"
+        "       lapgan eval fid|kid|prc A B [options]   (Inception metrics: eval fid --help)\n\n"
         "parzen: Parzen-window log-likelihood (Breuleux et al. 2011, as Goodfellow et al.\n"
         "  2014 and the LAPGAN paper): a Gaussian kernel density on --samples generated\n"
         "  images, sigma chosen on the last --valid images of the training set, reported as\n"
@@ -65,7 +68,38 @@ typedef struct {
     long samples, valid, ntest, n, k, seed, threads;
     double sigmas[64];
     int nsigma;
+    int best;            /* --best: the weights of RUN_DIR/best/ */
+    const char *weights; /* the directory the weights come from */
+    char best_dir[4096];
+    unsigned scales;     /* parzen --pixels: bit per lg_pixel_scale */
 } opts;
+
+/* Pixel scales of eval parzen (--pixels). Table 1 does not say which one
+ * the paper used, so all three are on offer, each named in the output. */
+typedef enum { SCALE_UNIT, SCALE_SIGNED, SCALE_ZSCORE, SCALE_COUNT } pixel_scale;
+static const char *const scale_flag[SCALE_COUNT] = {"unit", "signed", "zscore"};
+static const char *const scale_label[SCALE_COUNT] = {"[0,1]", "[-1,1]", "zscore"};
+static const char *const scale_key[SCALE_COUNT] = {"parzen", "parzen_signed", "parzen_zscore"};
+
+static int parse_pixels(const char *s, opts *o) {
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", s);
+    o->scales = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        int j = 0;
+        if (!strcmp(tok, "all")) {
+            o->scales = (1u << SCALE_COUNT) - 1;
+            continue;
+        }
+        while (j < SCALE_COUNT && strcmp(tok, scale_flag[j])) j++;
+        if (j == SCALE_COUNT)
+            return lg_cli_usage_error(CMD, "--pixels wants unit, signed, zscore or all "
+                                      "(comma-separated), got '%s'", s);
+        o->scales |= 1u << j;
+    }
+    if (!o->scales) return lg_cli_usage_error(CMD, "--pixels needs a value such as unit");
+    return LG_EXIT_OK;
+}
 
 static int parse_grid(const char *s, opts *o) {
     char *end;
@@ -93,17 +127,18 @@ static const struct {
     {"--sigma-grid", PARZEN}, {"-n", NN},          {"-k", NN},
     {"-o", NN},             {"--classifier", FD}, {"--real", FD},
     {"--real-vs-real", FD}, {"--seed", ALL},     {"--threads", ALL},
+    {"--best", ALL},        {"--pixels", PARZEN},
 };
 
 static int parse(int argc, char **argv, opts *o) {
-    *o = (opts){.data = "fashion", .samples = 10000, .valid = 1000, .ntest = -1, .n = 16, .k = 5,
+    *o = (opts){.data = "fashion", .samples = 10000, .valid = -1, .ntest = -1, .n = 16, .k = 5,
                 .seed = 1};
     if (argc < 2) return lg_cli_usage_error(CMD, "expected 'parzen', 'nn' or 'fd'");
     if (lg_cli_is_help(argv[1])) return LG_CLI_HELP;
     const char *act = argv[1];
     o->action = !strcmp(act, "parzen") ? PARZEN : !strcmp(act, "nn") ? NN
                 : !strcmp(act, "fd")   ? FD : 0;
-    if (!o->action) return lg_cli_usage_error(CMD, "unknown action '%s' (parzen, nn or fd)", act);
+    if (!o->action) return lg_cli_usage_error(CMD, "unknown action '%s' (parzen, nn, fd, fid, kid, prc or is)", act);
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (lg_cli_is_help(a)) return LG_CLI_HELP;
@@ -116,6 +151,10 @@ static int parse(int argc, char **argv, opts *o) {
             o->real_vs_real = 1;
             continue;
         }
+        if (!strcmp(a, "--best")) {
+            o->best = 1;
+            continue;
+        }
         if (!v) return lg_cli_usage_error(CMD, "%s needs a value", a);
         int rc = LG_EXIT_OK;
         if (!strcmp(a, "--model")) o->model = v;
@@ -125,6 +164,7 @@ static int parse(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--real")) o->real = v;
         else if (!strcmp(a, "-o")) o->out = v;
         else if (!strcmp(a, "--sigma-grid")) rc = parse_grid(v, o);
+        else if (!strcmp(a, "--pixels")) rc = parse_pixels(v, o);
         else if (!strcmp(a, "--samples")) rc = lg_cli_int(CMD, a, v, 2, 1 << 20, &o->samples);
         else if (!strcmp(a, "--valid")) rc = lg_cli_int(CMD, a, v, 1, 1 << 24, &o->valid);
         else if (!strcmp(a, "--test")) rc = lg_cli_int(CMD, a, v, 1, 1 << 24, &o->ntest);
@@ -139,6 +179,12 @@ static int parse(int argc, char **argv, opts *o) {
         return lg_cli_usage_error(CMD, "--model RUN_DIR is required");
     if (o->action == FD && !o->classifier)
         return lg_cli_usage_error(CMD, "--classifier FILE is required");
+    if (!o->scales) o->scales = 1u << SCALE_UNIT;
+    o->weights = o->model;
+    if (o->best && o->model) {
+        snprintf(o->best_dir, sizeof o->best_dir, "%s/best", o->model);
+        o->weights = o->best_dir;
+    }
     return LG_EXIT_OK;
 }
 
@@ -204,10 +250,17 @@ static lg_status merge_metrics(const char *run_dir, const char *key, json_t *val
     snprintf(path, sizeof path, "%s/metrics.json", run_dir);
     json_error_t err;
     json_t *root = NULL;
-    FILE *f = fopen(path, "rb");
-    if (f) {
-        root = json_loadf(f, 0, &err);
-        fclose(f);
+    struct stat sb;
+    if (lstat(path, &sb) == 0) { /* lg_read_file: never blocks on a FIFO */
+        unsigned char *text;
+        size_t len;
+        lg_status rs = lg_read_file(path, 64u << 20, &text, &len);
+        if (rs != LG_OK) {
+            json_decref(val);
+            return rs;
+        }
+        root = json_loadb((const char *)text, len, 0, &err);
+        lg_free(text);
         if (!json_is_object(root)) {
             json_decref(root);
             json_decref(val);
@@ -250,30 +303,169 @@ static const char *test_spec_of(const opts *o, const char *given, char *buf, siz
 
 /* ---- parzen --------------------------------------------------------------- */
 
+/* The metrics.json key of a result: weights from best/ get their own. */
+static const char *metric_key(const opts *o, const char *base, char *buf, size_t len) {
+    snprintf(buf, len, "%s%s", base, o->best ? "_best" : "");
+    return buf;
+}
+
+/* Per-pixel mean and 1/std (unbiased, + 1e-7 as the authors' code) of n
+ * rows of d values: the z-scoring the authors apply to CIFAR-10. */
+static lg_status zscore_stats(const float *rows, int n, int d, float **mean, float **istd) {
+    *mean = lg_alloc_floats((size_t)d);
+    *istd = lg_alloc_floats((size_t)d);
+    if (!*mean || !*istd) return lg_error(LG_ERR_NOMEM, "out of memory for pixel statistics");
+    if (n < 2) return lg_error(LG_ERR_ARG, "--pixels zscore: %d training images (need >= 2)", n);
+    for (int j = 0; j < d; j++) {
+        double s = 0, ss = 0;
+        for (int i = 0; i < n; i++) s += rows[(size_t)i * d + j];
+        const double mu = s / n;
+        for (int i = 0; i < n; i++) {
+            const double e = rows[(size_t)i * d + j] - mu;
+            ss += e * e;
+        }
+        (*mean)[j] = (float)mu;
+        (*istd)[j] = (float)(1.0 / (sqrt(ss / (n - 1)) + 1e-7));
+    }
+    return LG_OK;
+}
+
+/* A copy of rows in [0, 1] at pixel scale sc. */
+static float *scaled_copy(const float *x, int n, int d, pixel_scale sc, const float *mean,
+                          const float *istd) {
+    float *y = lg_alloc_floats((size_t)n * d);
+    if (!y) return NULL;
+    for (size_t r = 0; r < (size_t)n; r++)
+        for (int j = 0; j < d; j++) {
+            const float v = x[r * d + j];
+            y[r * d + j] = sc == SCALE_UNIT ? v : sc == SCALE_SIGNED ? 2 * v - 1
+                                                                     : (v - mean[j]) * istd[j];
+        }
+    return y;
+}
+
+/* parzen_ll.py's grid is in [0, 1] pixel units; at another scale the same
+ * bandwidths in pixel units are searched (x2 for [-1, 1], / the RMS pixel
+ * std for z-scores), unless --sigma-grid gives the values. */
+static int sigma_grid(const opts *o, pixel_scale sc, const float *istd, int d, double *grid) {
+    if (o->nsigma) {
+        memcpy(grid, o->sigmas, sizeof(double) * (size_t)o->nsigma);
+        return o->nsigma;
+    }
+    double f = 1;
+    if (sc == SCALE_SIGNED) f = 2;
+    if (sc == SCALE_ZSCORE) {
+        double s = 0; /* RMS of std, not of 1/std: a constant pixel has 1/std = 1e7 */
+        for (int j = 0; j < d; j++) s += 1.0 / ((double)istd[j] * istd[j]);
+        f = 1.0 / sqrt(s / d);
+    }
+    lg_parzen_default_grid(grid);
+    for (int j = 0; j < LG_PARZEN_GRID_DEFAULT; j++) grid[j] *= f;
+    return LG_PARZEN_GRID_DEFAULT;
+}
+
+typedef struct {
+    const float *samples, *valid, *test, *mean, *istd;
+    int n, nv, nt, d;
+    const char *vdesc, *test_source;
+    int held_out;
+} parzen_job;
+
+/* One pixel scale: sigma on the validation rows, then the test rows. */
+static lg_status parzen_at(const opts *o, const model_ctx *mc, const parzen_job *j,
+                           pixel_scale sc) {
+    double grid[64], vmean[64], sigma, t0 = lg_time_s();
+    const int ngrid = sigma_grid(o, sc, j->istd, j->d, grid);
+    float *s = scaled_copy(j->samples, j->n, j->d, sc, j->mean, j->istd);
+    float *v = scaled_copy(j->valid, j->nv, j->d, sc, j->mean, j->istd);
+    float *t = scaled_copy(j->test, j->nt, j->d, sc, j->mean, j->istd);
+    double *ll = lg_alloc(sizeof(double) * (size_t)j->nt);
+    lg_ll_summary sum;
+    lg_status st = s && v && t && ll ? LG_OK : LG_ERR_NOMEM;
+    if (st == LG_OK)
+        st = lg_parzen_select_sigma(s, j->n, v, j->nv, j->d, grid, ngrid, &sigma, vmean);
+    if (st == LG_OK) st = lg_parzen_ll(s, j->n, t, j->nt, j->d, sigma, ll);
+    if (st == LG_OK) st = lg_ll_summarize(ll, j->nt, &sum);
+    lg_free(s), lg_free(v), lg_free(t), lg_free(ll);
+    if (st != LG_OK) return st;
+    const double secs = lg_time_s() - t0;
+    printf("pixels %s: sigma search on %s:\n", scale_label[sc], j->vdesc);
+    for (int q = 0; q < ngrid; q++)
+        printf("  sigma %-8.4g mean log-likelihood %.2f%s\n", grid[q], vmean[q],
+               grid[q] == sigma ? "  <- chosen" : "");
+    if (!o->nsigma && (sigma == grid[0] || sigma == grid[ngrid - 1]))
+        printf("  note: the chosen sigma is at the edge of the grid; try --sigma-grid\n");
+    printf("test log-likelihood %.2f +- %.2f (std), standard error %.2f, nats per image, pixels "
+           "%s, sigma %.4g, %d images of %s (%s weights)\n",
+           sum.mean, sum.std, sum.sem, scale_label[sc], sigma, j->nt, j->test_source,
+           o->best ? "best" : "latest");
+    json_t *gj = json_array(), *vj = json_array();
+    for (int q = 0; q < ngrid; q++) {
+        json_array_append_new(gj, json_real(grid[q]));
+        json_array_append_new(vj, json_real(vmean[q]));
+    }
+    char key[64];
+    return merge_metrics(
+        o->model, metric_key(o, scale_key[sc], key, sizeof key),
+        json_pack("{s:f,s:f,s:f,s:f,s:i,s:i,s:i,s:s,s:s,s:s,s:b,s:s,s:I,s:s,s:o,s:o,s:f,s:i}",
+                  "mean", sum.mean, "std", sum.std, "sem", sum.sem, "sigma", sigma, "samples",
+                  j->n, "valid", j->nv, "test", j->nt, "test_data", j->test_source, "pixels",
+                  scale_label[sc], "weights", o->best ? "best" : "latest", "valid_held_out",
+                  j->held_out, "valid_data", j->vdesc, "seed", (json_int_t)o->seed, "units",
+                  "nats per image", "grid", gj, "valid_mean", vj, "seconds", secs, "threads",
+                  lg_get_threads()));
+    (void)mc;
+}
+
+/* The run's held-out validation split (recorded at training): its size, 0
+ * when the run trained on every image, -1 for a run from before splits. */
+static lg_status run_split(const opts *o, int64_t *nval) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/level_0.safetensors", o->weights);
+    return lg_checkpoint_val_split(path, nval);
+}
+
 static int run_parzen(const opts *o) {
     model_ctx mc;
     lg_dataset *train = NULL, *test = NULL;
-    float *samples = NULL, *valid = NULL, *tst = NULL;
+    float *samples = NULL, *valid = NULL, *tst = NULL, *trn = NULL, *mean = NULL, *istd = NULL;
     int *labels = NULL;
-    double *ll = NULL, grid[64], vmean[64];
-    char tbuf[512];
+    char tbuf[512], vdesc[700];
+    int64_t nval = 0;
     const char *tspec = test_spec_of(o, o->test_data, tbuf, sizeof tbuf);
     if (!tspec) return lg_cli_usage_error(CMD, "--data %s has no test split: give --test-data", o->data);
-    lg_status st = load_model(&mc, o->model);
+    lg_status st = load_model(&mc, o->weights);
     if (st != LG_OK) return lg_cli_fail(CMD, st);
     const int n = (int)o->samples;
-    int ngrid = o->nsigma;
-    if (ngrid) memcpy(grid, o->sigmas, sizeof(double) * (size_t)ngrid);
-    else lg_parzen_default_grid(grid), ngrid = LG_PARZEN_GRID_DEFAULT;
-    st = open_data(&train, o->data, mc.c, mc.size);
+    st = run_split(o, &nval);
+    if (st == LG_OK) st = open_data(&train, o->data, mc.c, mc.size);
     if (st == LG_OK) st = open_data(&test, tspec, mc.c, mc.size);
     if (st != LG_OK) goto done;
-    if (o->valid >= train->n) {
-        st = lg_error(LG_ERR_ARG, "--valid %ld: %s has only %d images", o->valid, train->source,
+    /* Sigma is chosen on images the model never trained on: the run's
+     * held-out split (the last nval of the training set), else, for runs
+     * without one, the last --valid training images, said so. */
+    const int held_out = nval > 0;
+    if (nval >= train->n) {
+        st = lg_error(LG_ERR_ARG, "%s: the run held out %lld images, %s has only %d (is --data the "
+                      "set it trained on?)", o->weights, (long long)nval, train->source, train->n);
+        goto done;
+    }
+    const long want = o->valid > 0 ? o->valid : 1000; /* --valid's default */
+    if (want >= train->n) {
+        st = lg_error(LG_ERR_ARG, "--valid %ld: %s has only %d images", want, train->source,
                       train->n);
         goto done;
     }
-    const int nv = (int)o->valid;
+    /* More than the split holds: all of it (the sigma search line says how many). */
+    const int ntrain = train->n - (held_out ? (int)nval : 0);
+    const int nv = held_out ? (int)(want < nval ? want : nval) : (int)want;
+    const int v0 = held_out ? ntrain : train->n - nv;
+    if (held_out)
+        snprintf(vdesc, sizeof vdesc, "%d held-out validation images (images %d-%d of %s, never "
+                 "trained on)", nv, v0, v0 + nv - 1, train->source);
+    else
+        snprintf(vdesc, sizeof vdesc, "the last %d images of %s (the run holds out no validation "
+                 "split: it trained on these)", nv, train->source);
     const int nt = o->ntest < 0 ? (test->n < 10000 ? test->n : 10000) : (int)o->ntest;
     if (nt > test->n) {
         st = lg_error(LG_ERR_ARG, "--test %d: %s has only %d images", nt, test->source, test->n);
@@ -281,54 +473,42 @@ static int run_parzen(const opts *o) {
     }
     samples = lg_alloc_floats((size_t)n * mc.dim);
     labels = lg_alloc(sizeof(int) * (size_t)n);
-    valid = rows_of(train, train->n - nv, nv, mc.size, 1);
+    valid = rows_of(train, v0, nv, mc.size, 1);
     tst = rows_of(test, 0, nt, mc.size, 1);
-    ll = lg_alloc(sizeof(double) * (size_t)nt);
-    if (!samples || !labels || !valid || !tst || !ll) {
+    if (!samples || !labels || !valid || !tst) {
         st = lg_error(LG_ERR_NOMEM, "out of memory for %d samples and %d + %d images", n, nv, nt);
         goto done;
+    }
+    if (o->scales & (1u << SCALE_ZSCORE)) {
+        if (!(trn = rows_of(train, 0, ntrain, mc.size, 1))) {
+            st = lg_error(LG_ERR_NOMEM, "out of memory for %d training images", ntrain);
+            goto done;
+        }
+        st = zscore_stats(trn, ntrain, mc.dim, &mean, &istd);
+        lg_free(trn);
+        trn = NULL;
+        if (st != LG_OK) goto done;
     }
     double t0 = lg_time_s();
     st = draw(mc.m, n, (uint64_t)o->seed, 1, samples, labels);
     if (st != LG_OK) goto done;
-    double t1 = lg_time_s(), sigma;
-    st = lg_parzen_select_sigma(samples, n, valid, nv, mc.dim, grid, ngrid, &sigma, vmean);
-    if (st != LG_OK) goto done;
-    double t2 = lg_time_s();
-    lg_ll_summary sum;
-    st = lg_parzen_ll(samples, n, tst, nt, mc.dim, sigma, ll);
-    if (st == LG_OK) st = lg_ll_summarize(ll, nt, &sum);
-    if (st != LG_OK) goto done;
-    double t3 = lg_time_s();
-    printf("parzen: model %s (%s), %d samples (seed %ld), pixels in [0, 1]\n", o->model,
-           mc.d->name, n, o->seed);
-    printf("sigma search on %d validation images (the last of %s):\n", nv, train->source);
-    for (int j = 0; j < ngrid; j++)
-        printf("  sigma %-8.4g mean log-likelihood %.2f%s\n", grid[j], vmean[j],
-               grid[j] == sigma ? "  <- chosen" : "");
-    printf("test log-likelihood %.2f +- %.2f (std), standard error %.2f, nats per image, "
-           "sigma %.4g, %d images of %s\n",
-           sum.mean, sum.std, sum.sem, sigma, nt, test->source);
-    printf("time: sampling %.2f s, sigma search %.2f s, test %.2f s, total %.2f s (%d threads)\n",
-           t1 - t0, t2 - t1, t3 - t2, t3 - t0, lg_get_threads());
-    json_t *gj = json_array(), *vj = json_array();
-    for (int j = 0; j < ngrid; j++) {
-        json_array_append_new(gj, json_real(grid[j]));
-        json_array_append_new(vj, json_real(vmean[j]));
-    }
-    st = merge_metrics(o->model, "parzen",
-                       json_pack("{s:f,s:f,s:f,s:f,s:i,s:i,s:i,s:s,s:s,s:I,s:s,s:o,s:o,s:f,s:i}",
-                                 "mean", sum.mean, "std", sum.std, "sem", sum.sem, "sigma", sigma,
-                                 "samples", n, "valid", nv, "test", nt, "test_data",
-                                 test->source, "pixels", "[0,1]", "seed", (json_int_t)o->seed,
-                                 "units", "nats per image", "grid", gj, "valid_mean", vj,
-                                 "seconds", t3 - t0, "threads", lg_get_threads()));
+    printf("parzen: model %s (%s, %s weights), %d samples (seed %ld) in %.2f s, %d threads%s\n",
+           o->model, mc.d->name, o->best ? "best" : "latest", n, o->seed, lg_time_s() - t0,
+           lg_get_threads(), o->scales & (1u << SCALE_ZSCORE) ? "; z-scores from the training "
+                                                                 "split" : "");
+    parzen_job j = {.samples = samples, .valid = valid, .test = tst, .mean = mean, .istd = istd,
+                    .n = n, .nv = nv, .nt = nt, .d = mc.dim, .vdesc = vdesc,
+                    .test_source = test->source, .held_out = held_out};
+    for (int sc = 0; sc < SCALE_COUNT && st == LG_OK; sc++)
+        if (o->scales >> sc & 1) st = parzen_at(o, &mc, &j, (pixel_scale)sc);
 done:
     lg_free(samples);
     lg_free(labels);
     lg_free(valid);
     lg_free(tst);
-    lg_free(ll);
+    lg_free(trn);
+    lg_free(mean);
+    lg_free(istd);
     lg_dataset_free(train);
     lg_dataset_free(test);
     lg_model_free(mc.m);
@@ -336,6 +516,24 @@ done:
 }
 
 /* ---- nearest neighbours ------------------------------------------------- */
+
+static lg_grid_opts nn_grid_opts(int k, int s) {
+    return (lg_grid_opts){.nrow_items = k + 1, .pad = 2, .pad_value = 255, .lo = 0, .hi = 1,
+                          .scale = s < 32 ? 64 / s : 1};
+}
+
+/* -n and -k against what the -o grid holds, before any work. */
+static lg_status check_nn_grid(int n, int k, int s) {
+    lg_grid_opts go = nn_grid_opts(k, s);
+    long fits = lg_grid_max_items(&go, s, s, k + 1) / (k + 1);
+    if (fits <= 0)
+        return lg_error(LG_ERR_ARG, "-k %d: a row of %d %dx%d images is wider than the %d-pixel "
+                        "limit of a grid", k, k + 1, s, s, LG_GRID_MAX_SIDE);
+    if (n > fits)
+        return lg_error(LG_ERR_ARG, "-n %d: the -o grid holds at most %ld rows of %dx%d images "
+                        "(%d per row)", n, fits, s, s, k + 1);
+    return LG_OK;
+}
 
 static lg_status write_nn_png(const char *path, const float *queries, const float *train,
                               const int *idx, int n, int k, int c, int s) {
@@ -348,11 +546,10 @@ static lg_status write_nn_png(const char *path, const float *queries, const floa
         for (int j = 0; j < k; j++)
             memcpy(r + (size_t)(j + 1) * d, train + (size_t)idx[i * k + j] * d, sizeof(float) * d);
     }
-    lg_grid_opts go = {.nrow_items = k + 1, .pad = 2, .pad_value = 255, .lo = 0, .hi = 1,
-                       .scale = s < 32 ? 64 / s : 1};
+    lg_grid_opts go = nn_grid_opts(k, s);
     lg_image *im = NULL;
     lg_status st = lg_grid_make(&im, rows, n * (k + 1), c, s, s, &go);
-    if (st == LG_OK) st = lg_png_write(path, im);
+    if (st == LG_OK) st = lg_output_png(path, im);
     lg_image_free(im);
     lg_free(rows);
     return st;
@@ -373,9 +570,15 @@ static int run_nn(const opts *o) {
     const char *tspec = test_spec_of(o, o->test_data, tbuf, sizeof tbuf);
     if (o->out) snprintf(out, sizeof out, "%s", o->out);
     else snprintf(out, sizeof out, "%s/nn.png", o->model);
-    lg_status st = load_model(&mc, o->model);
+    lg_status st = lg_output_check(out);
+    if (st != LG_OK) return lg_cli_fail(CMD, st);
+    st = load_model(&mc, o->weights);
     if (st != LG_OK) return lg_cli_fail(CMD, st);
     const int n = (int)o->n, k = (int)o->k;
+    if ((st = check_nn_grid(n, k, mc.size)) != LG_OK) {
+        lg_model_free(mc.m);
+        return lg_cli_fail(CMD, st);
+    }
     st = open_data(&train, o->data, mc.c, mc.size);
     if (st == LG_OK && tspec) st = open_data(&test, tspec, mc.c, mc.size);
     if (st != LG_OK) goto done;
@@ -422,7 +625,8 @@ static int run_nn(const opts *o) {
         json_object_set_new(j, "test_mean_nearest", json_real(test_mean));
         json_object_set_new(j, "test_images", json_integer(nt));
     }
-    st = merge_metrics(o->model, "nn", j);
+    char key[64];
+    st = merge_metrics(o->model, metric_key(o, "nn", key, sizeof key), j);
 done:
     lg_free(tr);
     lg_free(q);
@@ -505,7 +709,7 @@ static int run_fd(const opts *o) {
     lg_status st = lg_classifier_load(&clf, o->classifier);
     int c = 0, h = 0, w = 0, ncls = 0;
     if (st == LG_OK) lg_classifier_shape(clf, &c, &h, &w, &ncls);
-    if (st == LG_OK && o->model) st = load_model(&mc, o->model);
+    if (st == LG_OK && o->model) st = load_model(&mc, o->weights);
     if (st == LG_OK && mc.m && (mc.c != c || mc.size != h || mc.size != w))
         st = lg_error(LG_ERR_SHAPE, "%s: classifier takes %dx%dx%d images, the model makes "
                       "%dx%dx%d", o->classifier, c, h, w, mc.c, mc.size, mc.size);
@@ -556,7 +760,9 @@ static int run_fd(const opts *o) {
         json_object_set_new(j, "mean_class_accuracy", json_real(mean_acc));
         cls_acc = NULL;
     }
-    st = merge_metrics(o->model, o->real_vs_real ? "fd_real_vs_real" : "fd", j);
+    char key[64];
+    st = merge_metrics(o->model, metric_key(o, o->real_vs_real ? "fd_real_vs_real" : "fd", key,
+                                            sizeof key), j);
 done:
     json_decref(cls_acc);
     lg_free(a.mu), lg_free(a.cov), lg_free(b.mu), lg_free(b.cov);
@@ -569,11 +775,26 @@ done:
     return st == LG_OK ? LG_EXIT_OK : lg_cli_fail(CMD, st);
 }
 
+/* For cmd_eval_fid.c: the same sampling and metrics.json merge. */
+lg_status lg_cli_eval_draw(lg_model *m, int n, uint64_t seed, float *out, int *labels) {
+    return draw(m, n, seed, 0, out, labels);
+}
+lg_status lg_cli_merge_metrics(const char *run_dir, const char *key, json_t *val) {
+    return merge_metrics(run_dir, key, val);
+}
+
 int lg_cmd_eval(int argc, char **argv) {
+    /* fid, kid, prc, is: the Inception metrics (cmd_eval_fid.c). */
+    if (argc >= 2 && (!strcmp(argv[1], "fid") || !strcmp(argv[1], "kid") ||
+                      !strcmp(argv[1], "prc") || !strcmp(argv[1], "is")))
+        return lg_cmd_eval_inception(argc, argv);
     opts o;
     int rc = parse(argc, argv, &o);
     if (rc == LG_CLI_HELP) return help(), LG_EXIT_OK;
     if (rc != LG_EXIT_OK) return rc;
     lg_set_threads((int)o.threads);
+    lg_status bs = o.best && o.model ? lg_cli_best_dir(o.model, o.best_dir, sizeof o.best_dir)
+                                     : LG_OK;
+    if (bs != LG_OK) return lg_cli_fail(CMD, bs);
     return o.action == PARZEN ? run_parzen(&o) : o.action == NN ? run_nn(&o) : run_fd(&o);
 }

@@ -159,7 +159,7 @@ static lg_status draw(const lg_pyramid *p, const char *out) {
     int scale = d >= 128 ? 1 : (128 + d - 1) / d;
     lg_grid_opts go = {3, 2, 255, 0.f, 255.f, scale};
     if (st == LG_OK) st = lg_grid_make(&grid, panels, 3 * L, c, d, d, &go);
-    if (st == LG_OK) st = lg_png_write(out, grid);
+    if (st == LG_OK) st = lg_output_png(out, grid);
     lg_image_free(grid);
     lg_free(panels);
     lg_free(ik);
@@ -173,7 +173,8 @@ int lg_cmd_pyramid(int argc, char **argv) {
     if (rc != LG_EXIT_OK) return rc < 0 ? LG_EXIT_OK : rc;
     float *img = NULL;
     int c = 0, size = 0;
-    lg_status st = load_input(&o, &img, &c, &size);
+    lg_status st = lg_output_check(o.output); /* before decoding the input */
+    if (st == LG_OK) st = load_input(&o, &img, &c, &size);
     if (st != LG_OK) return lg_cli_fail(CMD, st);
     int sizes[LG_PYR_MAX_LEVELS];
     sizes[0] = size;

@@ -29,7 +29,8 @@ static void help(void) {
            "level's latest training grid, D and G loss and D's accuracy on real and generated\n"
            "images per level (from log_level_<k>.jsonl), the metrics of 'lapgan eval'\n"
            "(metrics.json) and the model with its parameter counts.\n\n"
-           "  -o, --out FILE   where to write it (default RUN_DIR/report.html)\n");
+           "  -o, --out FILE   where to write it (default RUN_DIR/report.html)\n"
+           "  --best           headline the metrics of the best-model weights (eval --best)\n");
 }
 
 /* ---- a growing string --------------------------------------------------- */
@@ -203,6 +204,9 @@ typedef struct {
 } series;
 
 static const char *const fields[5] = {"step", "d_loss", "g_loss", "d_real_acc", "d_fake_acc"};
+/* The validation records best-model selection writes into the same log. */
+static const char *const val_fields[5] = {"step", "val_parzen", "best_parzen", "val_min_dist",
+                                          "best_step"};
 
 static void series_free(series *s) {
     for (int i = 0; i < 5; i++) free(s->v[i]);
@@ -210,7 +214,7 @@ static void series_free(series *s) {
 
 /* Lines that are not complete JSON objects with every field (a line being
  * written while the report runs) are counted and skipped. */
-static lg_status read_log(const char *path, series *s) {
+static lg_status read_log(const char *path, series *s, const char *const *want) {
     memset(s, 0, sizeof *s);
     unsigned char *text;
     size_t len;
@@ -222,8 +226,11 @@ static lg_status read_log(const char *path, series *s) {
         json_t *o = json_loadb((const char *)text + i, e - i, 0, NULL);
         double v[5];
         int ok = json_is_object(o);
+        /* A record of the other kind (training vs validation) is neither kept nor "skipped". */
+        const int other = ok && !json_object_get(o, "val_parzen") != (want == fields);
+        ok = ok && !other;
         for (int f = 0; f < 5 && ok; f++) {
-            json_t *x = json_object_get(o, fields[f]);
+            json_t *x = json_object_get(o, want[f]);
             ok = json_is_number(x) && isfinite(v[f] = json_number_value(x));
         }
         json_decref(o);
@@ -241,7 +248,7 @@ static lg_status read_log(const char *path, series *s) {
         if (ok)
             for (int f = 0; f < 5; f++) s->v[f][s->n] = v[f];
         s->n += ok;
-        s->skipped += !ok && e > i;
+        s->skipped += !ok && !other && e > i;
         i = e + 1;
     }
     lg_free(text);
@@ -326,8 +333,9 @@ static lg_status put_curves(sbuf *b, const char *run, const lg_model_desc *m) {
             put(b, "<p>Not trained yet (no log).</p>\n");
             continue;
         }
-        series s;
-        lg_status st = read_log(path, &s);
+        series s, vs;
+        lg_status st = read_log(path, &s, fields);
+        if (st == LG_OK) st = read_log(path, &vs, val_fields);
         if (st != LG_OK) return st;
         if (s.n == 0) {
             put(b, "<p>The log has no complete lines yet.</p>\n");
@@ -343,8 +351,21 @@ static lg_status put_curves(sbuf *b, const char *run, const lg_model_desc *m) {
             chart(b, &s, title, acc, an, ac, 2, 0, 1);
             put(b, "</div>\n");
         }
+        if (vs.n) {
+            static const int vc[] = {1, 2};
+            static const char *const vn[] = {"Parzen", "best so far"};
+            static const char *const vcol[] = {"#9467bd", "#8c564b"};
+            put(b, "<div class=\"charts\">\n");
+            snprintf(title, sizeof title, "level %d: validation Parzen (nats, held-out)", k);
+            chart(b, &vs, title, vc, vn, vcol, 2, 0, 0);
+            put(b, "</div>\n<p>Best-model selection: %d checks; best %.2f nats at step %.0f "
+                   "(<code>best/level_%d.safetensors</code>); the authors' approxParzen at the "
+                   "last check %.3f.</p>\n", vs.n, vs.v[2][vs.n - 1], vs.v[4][vs.n - 1], k,
+                vs.v[3][vs.n - 1]);
+        }
         if (s.skipped) put(b, "<p>%d incomplete log lines skipped.</p>\n", s.skipped);
         series_free(&s);
+        series_free(&vs);
     }
     return LG_OK;
 }
@@ -375,9 +396,13 @@ static const char *const sections[][2] = {
     {"fd_real_vs_real", "Fr&eacute;chet distance, real test vs. real training images "
                         "(the floor)"},
     {"nn", "Nearest training images (L2, pixels in [0, 1])"},
+    {"fid", "FID: Fr&eacute;chet Inception Distance (pt_inception-2015-12-05 pool features; "
+            "lower is better)"},
+    {"kid", "KID: Kernel Inception Distance (unbiased MMD&sup2;, cubic kernel; lower is better)"},
+    {"prc", "Precision and recall in Inception features (Kynk&auml;&auml;nniemi et al. 2019)"},
 };
 
-static lg_status put_metrics(sbuf *b, const char *run) {
+static lg_status put_metrics(sbuf *b, const char *run, int best) {
     char path[4096];
     snprintf(path, sizeof path, "%s/metrics.json", run);
     put(b, "<h2>Metrics</h2>\n");
@@ -393,9 +418,11 @@ static lg_status put_metrics(sbuf *b, const char *run) {
         return lg_error(LG_ERR_FORMAT, "%s: not a JSON object (%s)", path,
                         root ? "other JSON" : err.text);
     }
-    json_t *p = json_object_get(root, "parzen"), *f = json_object_get(root, "fd");
+    /* --best: the headline is the best-model weights' (eval --best writes *_best). */
+    json_t *p = json_object_get(root, best ? "parzen_best" : "parzen"),
+           *f = json_object_get(root, best ? "fd_best" : "fd");
     if (json_is_object(p) || json_is_object(f)) {
-        put(b, "<p class=\"key\">");
+        put(b, "<p class=\"key\">%s", best ? "Best-model weights (<code>best/</code>): " : "");
         if (json_is_object(p))
             put(b, "Parzen log-likelihood <b>%.1f &plusmn; %.1f</b> nats (std; standard error "
                    "%.1f) &nbsp; ",
@@ -512,7 +539,7 @@ static const char *const style =
     "svg .t { font-size: 13px; font-weight: 600; } svg .yl { text-anchor: end; }\n"
     "svg .xl { text-anchor: middle; } svg .g { stroke: #e4e4e4; }\n";
 
-static lg_status build(sbuf *b, const char *run) {
+static lg_status build(sbuf *b, const char *run, int best) {
     lg_model_desc m;
     sbuf model = {0};
     lg_status st = put_model(&model, run, &m);
@@ -533,7 +560,7 @@ static lg_status build(sbuf *b, const char *run) {
     put_escaped(b, m.name);
     put(b, "</b>, %d level%s, written %s by lapgan %s.</p>\n", m.levels, m.levels > 1 ? "s" : "",
         when, LG_VERSION);
-    st = put_metrics(b, run);
+    st = put_metrics(b, run, best);
     if (st == LG_OK) st = put_images(b, run);
     if (st == LG_OK) st = put_curves(b, run, &m);
     if (st == LG_OK) st = put_level_grids(b, run, m.levels);
@@ -545,9 +572,14 @@ static lg_status build(sbuf *b, const char *run) {
 
 int lg_cmd_report(int argc, char **argv) {
     const char *run = NULL, *out = NULL;
+    int best = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (lg_cli_is_help(a)) return help(), LG_EXIT_OK;
+        if (!strcmp(a, "--best")) {
+            best = 1;
+            continue;
+        }
         if (!strcmp(a, "-o") || !strcmp(a, "--out")) {
             if (i + 1 >= argc) return lg_cli_usage_error(CMD, "%s needs a value", a);
             out = argv[++i];
@@ -563,9 +595,11 @@ int lg_cmd_report(int argc, char **argv) {
     char path[4096];
     if (!out) snprintf(path, sizeof path, "%s/report.html", run), out = path;
     sbuf b = {0};
-    lg_status st = build(&b, run);
+    char bdir[4096];
+    lg_status st = build(&b, run, best); /* first: a missing run is the message that helps */
+    if (st == LG_OK && best) st = lg_cli_best_dir(run, bdir, sizeof bdir);
     if (st == LG_OK && b.oom) st = lg_error(LG_ERR_NOMEM, "out of memory for the report");
-    if (st == LG_OK) st = lg_atomic_write_file(out, b.s, b.len);
+    if (st == LG_OK) st = lg_output_write_file(out, b.s, b.len);
     free(b.s);
     if (st != LG_OK) return lg_cli_fail(CMD, st);
     printf("wrote %s (%zu bytes)\n", out, b.len);

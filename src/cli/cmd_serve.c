@@ -1,6 +1,7 @@
 /* lapgan serve: run the human real-vs-generated study in a local web server. */
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,11 @@ static void usage(FILE *f) {
             "  --seed S          schedule and sample seed (default 1)\n"
             "  --http-threads T  server threads (default 4)\n"
             "  --max-sessions N  participant sessions accepted (default 10000)\n"
+            "  --max-connections N  open connections in all (default 1000)\n"
+            "  --per-client N    open connections from one address (default 128, below\n"
+            "                    --max-connections, so one client cannot lock others out;\n"
+            "                    raise it when many participants share one address)\n"
+            "  --idle-timeout S  close a connection idle this many seconds (default 30)\n"
             "  --sync MODE       full (default: fsync every judgement) or normal (WAL fsync at\n"
             "                    checkpoints; a killed server still loses nothing acknowledged)\n"
             "  --threads T       threads for sampling at start-up (default all cores)\n");
@@ -37,7 +43,7 @@ typedef struct {
     const char *db, *data, *host, *sync;
     lg_study_model_arg models[LG_STUDY_MAX_SOURCES - 1];
     int nmodels;
-    long port, pool, threads, http_threads, seed;
+    long port, pool, threads, http_threads, seed, max_conn, per_client, idle_s;
     lg_study_cfg cfg;
 } opts;
 
@@ -112,6 +118,9 @@ static int parse(opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--http-threads")) r = lg_cli_int("serve", a, v, 1, 256, &o->http_threads);
         else if (!strcmp(a, "--max-sessions")) r = lg_cli_int("serve", a, v, 1, 10000000, &max_sessions);
         else if (!strcmp(a, "--threads")) r = lg_cli_int("serve", a, v, 1, 1024, &o->threads);
+        else if (!strcmp(a, "--max-connections")) r = lg_cli_int("serve", a, v, 2, 100000, &o->max_conn);
+        else if (!strcmp(a, "--per-client")) r = lg_cli_int("serve", a, v, 1, 100000, &o->per_client);
+        else if (!strcmp(a, "--idle-timeout")) r = lg_cli_int("serve", a, v, 1, 3600, &o->idle_s);
         else return lg_cli_usage_error("serve", v || a[0] != '-' ? "unknown option '%s'"
                                                                   : "%s needs a value", a);
         if (r) return r;
@@ -119,6 +128,9 @@ static int parse(opts *o, int argc, char **argv) {
     }
     if (!o->db) return lg_cli_usage_error("serve", "--db FILE is required");
     if (!o->nmodels) return lg_cli_usage_error("serve", "at least one --model NAME=RUN_DIR is required");
+    if (o->per_client >= o->max_conn)
+        return lg_cli_usage_error("serve", "--per-client %ld must be below --max-connections %ld",
+                                  o->per_client, o->max_conn);
     if (strcmp(o->sync, "full") && strcmp(o->sync, "normal"))
         return lg_cli_usage_error("serve", "--sync wants full or normal, got '%s'", o->sync);
     o->cfg.trials = (int)trials;
@@ -127,6 +139,33 @@ static int parse(opts *o, int argc, char **argv) {
     o->cfg.max_sessions = (int)max_sessions;
     o->cfg.seed = (uint64_t)o->seed;
     return LG_EXIT_OK;
+}
+
+/* Every open connection is a file descriptor: raises the soft limit to
+ * what --max-connections needs (plus the database, pools and stdio), up
+ * to the hard limit, which the server then cannot exceed. */
+static int fit_fd_limit(opts *o) {
+    enum { SPARE = 64 };
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return LG_EXIT_OK;
+    rlim_t need = (rlim_t)o->max_conn + SPARE;
+    if (rl.rlim_cur < need) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < need)
+        return lg_cli_usage_error("serve",
+                                  "--max-connections %ld needs %lu open files; this process "
+                                  "may have %lu (ulimit -n)",
+                                  o->max_conn, (unsigned long)need, (unsigned long)rl.rlim_cur);
+    return LG_EXIT_OK;
+}
+
+/* One stderr line per failed database write, from a server thread: the
+ * participant got a 500 and may retry; the experimenter must know. */
+static void report_db_error(void *ud, const char *msg) {
+    fprintf(stderr, "lapgan serve: database write failed (the participant got HTTP 500): %s\n", msg);
 }
 
 static sigset_t stop_signals(void) {
@@ -146,10 +185,12 @@ static int stop_pending(void) {
 
 int lg_cmd_serve(int argc, char **argv) {
     opts o = {.data = "fashion-test", .host = "127.0.0.1", .sync = "full", .port = 8080,
-              .pool = 20, .threads = 0, .http_threads = 4, .seed = 1,
+              .pool = 20, .threads = 0, .http_threads = 4, .seed = 1, .max_conn = 1000,
+              .per_client = 128, .idle_s = 30,
               .cfg = {.nexposure = 1, .exposure_ms = {200}}};
     int r = parse(&o, argc, argv);
     if (r) return r < 0 ? LG_EXIT_OK : r;
+    if ((r = fit_fd_limit(&o))) return r;
     /* Blocked before any thread (OpenMP's, the server's) exists, so that
      * SIGINT/SIGTERM reach sigwait below and nothing else; one that comes
      * while the pools are made stops the server before it listens. */
@@ -167,9 +208,13 @@ int lg_cmd_serve(int argc, char **argv) {
     if (st == LG_OK) st = lg_study_cfg_json(&o.cfg, o.data, &json);
     if (st == LG_OK) st = lg_study_db_config(db, json, &config_id);
     if (st == LG_OK && stop_pending()) st = lg_error(LG_ERR_INTERRUPTED, "interrupted");
-    if (st == LG_OK)
-        st = lg_study_server_start(&srv, &o.cfg, db, config_id, o.host, (int)o.port,
-                                   (int)o.http_threads);
+    const lg_study_server_opts so = {.host = o.host, .port = (int)o.port,
+                                     .threads = (int)o.http_threads,
+                                     .max_connections = (int)o.max_conn,
+                                     .per_client = (int)o.per_client,
+                                     .idle_timeout_s = (int)o.idle_s,
+                                     .on_db_error = report_db_error};
+    if (st == LG_OK) st = lg_study_server_start(&srv, &o.cfg, db, config_id, &so);
     if (st == LG_OK) {
         const lg_study_cfg *c = &o.cfg;
         printf("study: %d sources x %d classes x %d images, %dx%d px (%s x%d), %zu-byte PNGs, "
@@ -184,8 +229,11 @@ int lg_cmd_serve(int argc, char **argv) {
         fflush(stdout);
         int sig;
         sigwait(&set, &sig);
+        const long long failed = (long long)lg_study_server_db_failures(srv);
         lg_study_server_stop(srv);
-        printf("stopped: %lld judgements in %s\n", (long long)lg_study_db_count(db), o.db);
+        printf("stopped: %lld judgements in %s", (long long)lg_study_db_count(db), o.db);
+        if (failed) printf(" (%lld database writes failed, see above)", failed);
+        printf("\n");
     }
     free(json);
     lg_study_pools_free(&o.cfg);

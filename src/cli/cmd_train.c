@@ -27,15 +27,26 @@ static void usage(FILE *f) {
             "  --class-conditional  CC-LAPGAN: condition every level on the class label\n"
             "  --dcgan              the DCGAN recipe: Adam 2e-4/0.5, batch norm, LeakyReLU in D\n"
             "  --adam               Adam lr 2e-4, beta1 0.5 instead of the paper's SGD (nets unchanged)\n"
+            "  --momentum-style S   SGD momentum: torch7 (the authors' optim.sgd, dampening =\n"
+            "                       momentum; the presets') or pytorch (torch.optim.SGD, none)\n"
             "  --filter F           pyramid filter: binomial (paper) or area-bilinear (authors' code)\n"
             "  --levels LIST        levels to train, e.g. 0,1 (default all; 0 is the finest)\n"
             "  --steps N            steps per level (default 1000)\n"
-            "  --epochs E           or: passes over the data per level\n"
+            "  --epochs E           or: epochs per level (passes of the batch's real half)\n"
             "  --batch B            minibatch, half real and half generated (default preset's)\n"
             "  --seed S             random seed (default 1)\n"
             "  --threads T          threads (default all cores)\n"
             "  --out DIR            run directory (default runs/<preset>)\n"
-            "  --resume             continue from DIR's checkpoints\n"
+            "  --resume             continue the run in DIR: its model, data and seed unless given\n"
+            "                       (they must match it); steps, cadences and threads may change\n"
+            "  --force              replace the run in DIR (removes lapgan's files of it, says which)\n"
+            "  --val N              hold the last N training images out for validation (default\n"
+            "                       5000, or 10%% of the set where smaller; 0: none)\n"
+            "  --val-every N        steps between validation checks, each keeping the best\n"
+            "                       weights in DIR/best/ (0: none; default: every epoch)\n"
+            "  --val-every-epochs E or: epochs between them (default 1)\n"
+            "  --val-images N       validation images scored per check (default 100)\n"
+            "  --val-samples S      draws per validation image (default 32)\n"
             "  --ckpt-every N       steps between checkpoints (default 500)\n"
             "  --sample-every N     steps between sample grids (default 500)\n"
             "  --log-every N        steps between log lines (default 50)\n"
@@ -123,17 +134,19 @@ static int parse_levels(const char *s, long *mask) {
 
 int lg_cli_parse_train(int argc, char **argv, lg_train_opts *o) {
     *o = (lg_train_opts){.data = "fashion", .preset = "fashion", .steps = 1000, .seed = 1,
-                         .ckpt_every = 500, .sample_every = 500, .log_every = 50};
+                         .ckpt_every = 500, .sample_every = 500, .log_every = 50,
+                         .val_every_epochs = 1, .val_images = 100, .val_samples = 32};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long x;
         int r = LG_EXIT_OK, used = 1;
         if (lg_cli_is_help(a)) return LG_CLI_HELP;
-        else if (!strcmp(a, "--data") && v) o->data = v;
-        else if (!strcmp(a, "--preset") && v) o->preset = v;
+        else if (!strcmp(a, "--data") && v) o->data = v, o->data_set = 1;
+        else if (!strcmp(a, "--preset") && v) o->preset = v, o->preset_set = 1;
         else if (!strcmp(a, "--model") && v) o->model = v;
         else if (!strcmp(a, "--out") && v) o->out = v;
         else if (!strcmp(a, "--filter") && v) o->filter = v;
+        else if (!strcmp(a, "--momentum-style") && v) o->momentum_style = v;
         else if (!strcmp(a, "--levels") && v) r = parse_levels(v, &o->levels_mask);
         else if (!strcmp(a, "--steps")) r = lg_cli_int("train", a, v, 1, 1L << 40, &o->steps);
         else if (!strcmp(a, "--epochs")) r = lg_cli_float("train", a, v, 1e-6, 1e6, &o->epochs);
@@ -142,8 +155,16 @@ int lg_cli_parse_train(int argc, char **argv, lg_train_opts *o) {
         else if (!strcmp(a, "--ckpt-every")) r = lg_cli_int("train", a, v, 0, 1L << 40, &o->ckpt_every);
         else if (!strcmp(a, "--sample-every")) r = lg_cli_int("train", a, v, 0, 1L << 40, &o->sample_every);
         else if (!strcmp(a, "--log-every")) r = lg_cli_int("train", a, v, 1, 1L << 40, &o->log_every);
+        else if (!strcmp(a, "--val")) r = lg_cli_int("train", a, v, 0, 1L << 30, &o->val), o->val_set = 1;
+        else if (!strcmp(a, "--val-every"))
+            r = lg_cli_int("train", a, v, 0, 1L << 40, &o->val_every), o->val_every_set |= 1;
+        else if (!strcmp(a, "--val-every-epochs"))
+            r = lg_cli_float("train", a, v, 1e-6, 1e6, &o->val_every_epochs), o->val_every_set |= 2;
+        else if (!strcmp(a, "--val-images")) r = lg_cli_int("train", a, v, 1, 1L << 20, &o->val_images);
+        else if (!strcmp(a, "--val-samples")) r = lg_cli_int("train", a, v, 2, 100000, &o->val_samples);
         else if (!strcmp(a, "--seed")) {
             if (!(r = lg_cli_int("train", a, v, 0, 0x7fffffffffffffffL, &x))) o->seed = (unsigned long long)x;
+            o->seed_set = 1;
         } else if (!strcmp(a, "--backend") && v) {
             if (!strcmp(v, "cpu")) o->backend = LG_BACKEND_CPU;
             else if (!strcmp(v, "ref")) o->backend = LG_BACKEND_REF;
@@ -154,21 +175,33 @@ int lg_cli_parse_train(int argc, char **argv, lg_train_opts *o) {
             else if (!strcmp(a, "--dcgan")) o->dcgan = 1;
             else if (!strcmp(a, "--adam")) o->adam = 1;
             else if (!strcmp(a, "--resume")) o->resume = 1;
+            else if (!strcmp(a, "--force")) o->force = 1;
             else if (!strcmp(a, "--print-model")) o->print_model = 1;
             else if (!strcmp(a, "--print-json")) o->print_json = 1;
             else if (!strcmp(a, "--quiet")) o->quiet = 1;
-            else if (!v && strstr(" --data --preset --model --out --filter --levels --backend ", a))
+            else if (!v && strstr(" --data --preset --model --out --filter --levels --backend "
+                                  "--momentum-style ", a))
                 r = lg_cli_usage_error("train", "%s needs a value", a);
             else r = lg_cli_usage_error("train", "unknown option '%s'", a);
         }
         if (r) return r;
         i += used;
     }
+    if (o->val_every_set == 3)
+        return lg_cli_usage_error("train", "give --val-every or --val-every-epochs, not both");
+    if (o->resume && o->force)
+        return lg_cli_usage_error("train", "--resume continues the run in --out, --force replaces "
+                                  "it: give one");
     return LG_EXIT_OK;
 }
 
-/* The preset, or the user's JSON description. */
+/* The preset, or the user's JSON description; resuming with neither, the
+ * run's own model. */
 static lg_status base_desc(const lg_train_opts *o, lg_model_desc *m) {
+    if (!o->model && !o->preset_set && o->stored) {
+        *m = *o->stored;
+        return LG_OK;
+    }
     return o->model ? lg_model_desc_load(m, o->model) : lg_preset(o->preset, m);
 }
 
@@ -177,6 +210,8 @@ static lg_status build_desc(const lg_train_opts *o, const lg_dataset *ds, lg_mod
     if (st != LG_OK) return st;
     if (o->filter && (st = lg_pyr_filter_parse(o->filter, &m->filter)) != LG_OK) return st;
     if (o->adam) lg_model_desc_adam(m);
+    if (o->momentum_style && (st = lg_sgd_style_parse(o->momentum_style, &m->opt.sgd_style)) != LG_OK)
+        return lg_error(LG_ERR_ARG, "--momentum-style: %s", lg_errmsg());
     if (o->dcgan) lg_model_desc_dcgan(m);
     if (o->batch) m->batch = (int)o->batch;
     if (o->cc) {
@@ -221,6 +256,67 @@ static int job_fail(const char *mine, lg_status st) {
 
 static int train_job(const lg_train_opts *po);
 
+static void on_notice(void *ud, const char *msg) {
+    (void)ud;
+    char line[1200];
+    snprintf(line, sizeof line, "lapgan train: %s", msg);
+    lg_dist_post(-1, line);
+}
+
+/* --out, or runs/<model>[-cc] from the preset or --model given. */
+static lg_status out_dir(const lg_train_opts *o, char *out, size_t n) {
+    lg_model_desc m;
+    if (o->out) {
+        snprintf(out, n, "%s", o->out);
+        return LG_OK;
+    }
+    lg_status st = base_desc(o, &m);
+    if (st != LG_OK) return st;
+    snprintf(out, n, "runs/%s%s", m.name, o->cc || m.nclasses ? "-cc" : "");
+    return LG_OK;
+}
+
+/* --resume: what --data, --seed and the model default to is the run's. */
+static lg_status resume_defaults(lg_train_opts *o, lg_run_info *run, const char *out) {
+    lg_status st = lg_run_info_read(run, out);
+    if (st != LG_OK) return st;
+    if (!o->data_set && run->data[0]) o->data = run->data;
+    if (!o->seed_set) o->seed = run->seed;
+    o->stored = &run->model;
+    return LG_OK;
+}
+
+/* The held-out validation split: --val N, else the default for the set's
+ * size; *val stays NULL when none is held out. */
+static lg_status split_val(const lg_train_opts *o, lg_dataset *ds, lg_dataset **val) {
+    const long n = o->val_set ? o->val : lg_dataset_default_val(ds->n);
+    *val = NULL;
+    if (n == 0) return LG_OK;
+    if (n >= ds->n)
+        return lg_error(LG_ERR_ARG, "--val %ld: %s has only %d images (leave some to train on, "
+                        "or --val 0 for no validation split)", n, ds->source, ds->n);
+    return lg_dataset_split_tail(ds, (int)n, val);
+}
+
+/* Steps between validation checks: --val-every, or --val-every-epochs. */
+static int64_t val_cadence(const lg_train_opts *o, const lg_dataset *ds, int batch) {
+    if (o->val_every_set & 1) return o->val_every;
+    int64_t every = (int64_t)llround(o->val_every_epochs *
+                                     (double)lg_train_steps_per_epoch(ds->n, batch));
+    return every >= 1 ? every : 1;
+}
+
+static void on_validated(void *ud, int level, int64_t step, const lg_level_val *v, int best) {
+    lg_progress_view *pv = ud;
+    if (pv->quiet) return;
+    char line[300];
+    snprintf(line, sizeof line, "level %d  step %lld  validation: Parzen %.2f nats (sigma %.3g, "
+             "%d images x %d draws), approxParzen %.3f, %.1f s%s", level, (long long)step,
+             v->parzen, v->sigma, v->images, v->samples, v->min_dist, v->seconds,
+             best ? "  best so far -> best/" : "");
+    lg_dist_post(-1, line);
+}
+
 int lg_cmd_train(int argc, char **argv) {
     lg_train_opts o;
     int r = lg_cli_parse_train(argc, argv, &o);
@@ -239,8 +335,14 @@ int lg_cmd_train(int argc, char **argv) {
     }
     lg_model_desc m;
     {
-        lg_status st = build_desc(&o, NULL, &m);
-        if (st != LG_OK && !(o.cc && st == LG_ERR_ARG)) return lg_cli_fail("train", st);
+        /* --class-conditional takes its class count from the data set. */
+        lg_dataset *ds = NULL;
+        lg_status st = o.cc ? base_desc(&o, &m) : LG_OK;
+        if (st == LG_OK && o.cc)
+            st = lg_dataset_open(&ds, o.data, m.c, m.crop ? 0 : m.level[0].size);
+        if (st == LG_OK) st = build_desc(&o, ds, &m);
+        lg_dataset_free(ds);
+        if (st != LG_OK) return lg_cli_fail("train", st);
         char *d = NULL;
         if (o.print_json && (st = lg_model_desc_to_json(&m, &d)) != LG_OK)
             return lg_cli_fail("train", st);
@@ -252,11 +354,15 @@ int lg_cmd_train(int argc, char **argv) {
 }
 
 static int train_job(const lg_train_opts *po) {
-    const lg_train_opts o = *po;
+    lg_train_opts o = *po;
     const int root = lg_dist_rank() == 0;
-    char mine[64] = "", plan[512] = "";
+    char mine[64] = "", plan[512] = "", out[4096];
+    lg_run_info run;
+    lg_status st = out_dir(&o, out, sizeof out);
+    if (st == LG_OK && o.resume) st = resume_defaults(&o, &run, out);
+    if (st != LG_OK) return job_fail(mine, st);
     lg_model_desc m;
-    lg_status st = base_desc(&o, &m); /* fail fast on a bad model, before loading data */
+    st = base_desc(&o, &m); /* fail fast on a bad model, before loading data */
     if (st == LG_OK && lg_dist_size() > 1) { /* and on more ranks than the levels can use */
         int first[LG_PYR_MAX_LEVELS], count[LG_PYR_MAX_LEVELS];
         st = lg_train_plan(&m, (unsigned)o.levels_mask, lg_dist_size(),
@@ -267,16 +373,14 @@ static int train_job(const lg_train_opts *po) {
     double t0 = lg_time_s();
     st = lg_dataset_open(&ds, o.data, m.c, m.crop ? 0 : m.level[0].size);
     if (st != LG_OK) return job_fail(mine, st);
-    if ((st = build_desc(&o, ds, &m)) != LG_OK) {
+    lg_dataset *val = NULL;
+    if ((st = build_desc(&o, ds, &m)) != LG_OK || (st = split_val(&o, ds, &val)) != LG_OK) {
         lg_dataset_free(ds);
         return job_fail(mine, st);
     }
-    char out[4096];
-    snprintf(out, sizeof out, "%s", o.out ? o.out : "");
-    if (!o.out) snprintf(out, sizeof out, "runs/%s%s", m.name, m.nclasses ? "-cc" : "");
     int batch = m.batch;
     int64_t steps = o.steps;
-    if (o.epochs > 0) steps = (int64_t)ceil(o.epochs * ds->n / batch);
+    if (o.epochs > 0) steps = (int64_t)ceil(o.epochs * (double)lg_train_steps_per_epoch(ds->n, batch));
     if (lg_dist_size() > 1)
         describe_plan(&m, (unsigned)o.levels_mask, batch, plan, sizeof plan, mine, sizeof mine);
     char *desc = lg_model_desc_describe(&m);
@@ -288,6 +392,15 @@ static int train_job(const lg_train_opts *po) {
                 lg_time_s() - t0, desc ? desc : "", o.resume ? "resuming," : "training",
                 (long long)steps, batch, o.seed, lg_get_threads(), out);
     free(desc);
+    const int64_t val_every = val ? val_cadence(&o, ds, batch) : 0;
+    if (!o.quiet && root && val && val_every)
+        fprintf(stderr, "validation: the last %d images held out (training on %d); best-model "
+                "selection every %lld steps on %ld of them x %ld draws -> %s/best/\n", val->n,
+                ds->n, (long long)val_every, o.val_images < val->n ? o.val_images : (long)val->n,
+                o.val_samples, out);
+    else if (!o.quiet && root && val)
+        fprintf(stderr, "validation: the last %d images held out (training on %d); no best-model "
+                "selection\n", val->n, ds->n);
     lg_progress_view view = {.tty = root && isatty(2), .nlevels = m.levels, .quiet = o.quiet};
     lg_dist_set_sink(show_line, &view);
     lg_train_cfg cfg = {.run_dir = out, .levels_mask = (unsigned)o.levels_mask, .steps = steps,
@@ -295,13 +408,17 @@ static int train_job(const lg_train_opts *po) {
                         .sample_every = (int)o.sample_every, .log_every = (int)o.log_every,
                         .resume = o.resume, .backend = (lg_backend_kind)o.backend,
                         .progress = on_progress, .progress_ud = &view, .stop = &lg_stop,
-                        .level_stopped = on_level_stopped};
+                        .level_stopped = on_level_stopped, .force = o.force, .data_spec = o.data,
+                        .notice = on_notice, .val = val, .val_every = val_every,
+                        .val_images = (int)o.val_images, .val_samples = (int)o.val_samples,
+                        .validated = on_validated};
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     st = lg_train(&m, ds, &cfg);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     lg_dataset_free(ds);
+    lg_dataset_free(val);
     if (st == LG_ERR_INTERRUPTED) {
         if (root) fprintf(stderr, "lapgan train: %s\n", lg_errmsg());
         return 130;

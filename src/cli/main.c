@@ -24,6 +24,7 @@ static const lg_cli_cmd lg_cmds[] = {
     {"classifier", lg_cmd_classifier, "train or evaluate the evaluation classifier"},
     {"eval", lg_cmd_eval, "Parzen log-likelihood, nearest neighbours, Frechet distance"},
     {"report", lg_cmd_report, "write a run's HTML report: samples, loss curves, metrics"},
+    {"export", lg_cmd_export, "write a run as a PyTorch module or an ONNX graph"},
     {"serve", lg_cmd_serve, "run the human real-vs-generated study in a web server"},
     {"study", lg_cmd_study, "report the human study's judgements"},
 };

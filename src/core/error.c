@@ -13,6 +13,8 @@ static const char *const lg__status_names[] = {
 _Static_assert(sizeof(lg__status_names) / sizeof(lg__status_names[0]) == LG_STATUS_COUNT,
                "one name per lg_status");
 
+const char *lg_version(void) { return LG_VERSION; }
+
 const char *lg_status_name(lg_status s) {
     if ((int)s < 0 || s >= LG_STATUS_COUNT) return "unknown-status";
     return lg__status_names[s];

@@ -58,6 +58,18 @@ lg_status lg_ds_set_classes(lg_dataset *ds, int nclasses, const char *const *nam
     return LG_OK;
 }
 
+int lg_ds_empty_class(const lg_dataset *ds) {
+    if (ds->nclasses <= 0) return -1;
+    char *seen = calloc((size_t)ds->nclasses, 1);
+    if (!seen) return -1; /* the check is advisory; out of memory fails elsewhere */
+    for (int i = 0; i < ds->n; i++)
+        if (ds->labels[i] >= 0 && ds->labels[i] < ds->nclasses) seen[ds->labels[i]] = 1;
+    int k = 0;
+    while (k < ds->nclasses && seen[k]) k++;
+    free(seen);
+    return k < ds->nclasses ? k : -1;
+}
+
 /* Splits "kind:rest" into kind (bounded copy) and rest (NULL when absent). */
 static void split_spec(const char *spec, char *kind, size_t cap, const char **rest) {
     const char *colon = strchr(spec, ':');

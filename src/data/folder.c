@@ -107,6 +107,14 @@ static lg_status collect(const char *dir, int labelled, str_list *files, int **l
             int before = files->n;
             st = scan_dir(sub, files, NULL);
             if (st != LG_OK) break;
+            /* Checked before any image is decoded: an empty class would be
+             * a class-conditional model's class that never trains. */
+            if (files->n == before) {
+                st = lg_error(LG_ERR_FORMAT, "%s: class folder without images (*.png, *.jpg, "
+                              "*.jpeg); every class needs some: add images or remove the folder",
+                              sub);
+                break;
+            }
             int *l2 = realloc(lab, (size_t)(files->n > 0 ? files->n : 1) * sizeof(int));
             if (!l2) {
                 st = lg_error(LG_ERR_NOMEM, "%s: out of memory", dir);

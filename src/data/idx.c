@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "core/check.h"
 #include "data/dataset.h"
+#include "io/file.h"
 
 #define IDX_IMAGES 0x00000803u
 #define IDX_LABELS 0x00000801u
@@ -52,8 +54,11 @@ static uint32_t be32(const unsigned char *b) {
 static lg_status idx_open(gzFile *out, const char *path, uint32_t magic, uint32_t *dims,
                           int ndim) {
     *out = NULL;
-    gzFile f = gzopen(path, "rb");
-    LG_CHECK(f, LG_ERR_IO, "%s: cannot open: %s", path, errno ? strerror(errno) : "gzopen");
+    int fd;
+    LG_TRY(lg_open_regular(path, &fd, NULL));
+    gzFile f = gzdopen(fd, "rb"); /* owns fd from here */
+    if (!f) close(fd);
+    LG_CHECK(f, LG_ERR_NOMEM, "%s: cannot open: out of memory", path);
     gzbuffer(f, 1u << 18);
     unsigned char hdr[16];
     size_t want = 4 + 4 * (size_t)ndim, got = 0;
@@ -149,6 +154,13 @@ static lg_status load_labels(lg_dataset *ds, const char *path) {
     }
     free(lab);
     if (st == LG_OK) st = lg_ds_set_classes(ds, maxl + 1, NULL);
+    /* Labels are bytes, so up to 256 classes; but one stray 255 among 0..9
+     * would make a 256-class model whose classes 10..254 never train. */
+    int empty = st == LG_OK ? lg_ds_empty_class(ds) : -1;
+    if (empty >= 0)
+        st = lg_error(LG_ERR_FORMAT, "%s: the largest label, %d, makes %d classes, but no image "
+                      "has label %d (labels must be 0..N-1, each used; give idx:IMAGES alone for "
+                      "an unlabelled set)", path, maxl, maxl + 1, empty);
     return st;
 }
 

@@ -153,7 +153,7 @@ lg_status lg_classifier_train(lg_classifier *clf, const lg_dataset *ds, int epoc
     LG_CHECK(batch >= 1 && batch <= MAXB && batch <= ds->n, LG_ERR_ARG,
              "%s: batch %d outside [1, %d]", fn, batch, ds->n < MAXB ? ds->n : MAXB);
     LG_CHECK(isfinite(lr) && lr > 0, LG_ERR_ARG, "%s: learning rate %g (need > 0)", fn, lr);
-    lg_optim_cfg oc = {.kind = LG_OPT_ADAM, .lr = lr};
+    lg_optim_cfg oc = lg_optim_defaults(LG_OPT_ADAM, lr);
     lg_optim *ot = NULL, *oh = NULL;
     lg_batcher *b = NULL;
     size_t nt, nh;

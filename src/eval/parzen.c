@@ -99,6 +99,52 @@ lg_status lg_parzen_ll_multi(const float *samples, int n, const float *test, int
     return LG_OK;
 }
 
+lg_status lg_parzen_ll_grouped(const float *samples, int n_per, const float *test, int m, int d,
+                               const double *sigmas, int nsigma, double *out_ll,
+                               double *out_dmin) {
+    const char *fn = "parzen (grouped)";
+    LG_CHECK(samples && test && out_ll, LG_ERR_ARG, "%s: NULL argument", fn);
+    LG_CHECK(n_per >= 1 && m >= 1 && d >= 1, LG_ERR_ARG, "%s: %d samples per row, %d rows of %d",
+             fn, n_per, m, d);
+    LG_TRY(check_sigmas(fn, sigmas, nsigma));
+    size_t total;
+    LG_CHECK(!lg_mul_overflow((size_t)m, (size_t)n_per, &total) &&
+                 !lg_mul_overflow(total, (size_t)d, &total),
+             LG_ERR_ARG, "%s: %d x %d x %d values overflow", fn, m, n_per, d);
+    double *dist = lg_alloc(sizeof(double) * (size_t)m * (size_t)n_per);
+    LG_CHECK(dist, LG_ERR_NOMEM, "%s: out of memory", fn);
+    int bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad)
+    for (int i = 0; i < m; i++) {
+        const float *x = test + (size_t)i * d;
+        double *di = dist + (size_t)i * n_per, lo = INFINITY;
+        for (int j = 0; j < n_per; j++) {
+            const float *s = samples + ((size_t)i * n_per + j) * d;
+            double acc = 0;
+            for (int q = 0; q < d; q++) acc += ((double)x[q] - s[q]) * ((double)x[q] - s[q]);
+            di[j] = acc;
+            lo = acc < lo ? acc : lo;
+        }
+        /* The same shifted log-sum-exp as lg_parzen_ll_multi, in one pass. */
+        for (int q = 0; q < nsigma; q++) {
+            const double c = 1.0 / (2.0 * sigmas[q] * sigmas[q]);
+            double sum = 0;
+            for (int j = 0; j < n_per; j++) {
+                const double e = (di[j] - lo) * c;
+                if (!(e > LG_PARZEN_CUTOFF)) sum += exp(-e);
+            }
+            out_ll[(size_t)q * m + i] = -lo * c + log(sum) - log((double)n_per) -
+                                        0.5 * d * log(2.0 * M_PI * sigmas[q] * sigmas[q]);
+            bad |= !isfinite(out_ll[(size_t)q * m + i]);
+        }
+        if (out_dmin) out_dmin[i] = sqrt(lo);
+    }
+    lg_free(dist);
+    LG_CHECK(!bad, LG_ERR_NUMERIC, "%s: a log-likelihood is not finite (NaN or Inf in the inputs?)",
+             fn);
+    return LG_OK;
+}
+
 lg_status lg_parzen_ll(const float *samples, int n, const float *test, int m, int d,
                        double sigma, double *out_ll) {
     return lg_parzen_ll_multi(samples, n, test, m, d, &sigma, 1, out_ll);

@@ -12,6 +12,7 @@
 #include "core/check.h"
 #include "lapgan/io.h"
 #include "level_internal.h"
+#include "rundir.h"
 
 #define LG_CKPT_FORMAT "lapgan-level-1"
 
@@ -48,6 +49,16 @@ static lg_status meta_rng(lg_st_writer *w, const char *key, const lg_rng *r) {
     return lg_st_writer_meta(w, key, buf);
 }
 
+/* The validation split and best-model state (absent from older files). */
+static lg_status meta_extra_val(lg_st_writer *w, const lg_level_extra *ex) {
+    if (ex->val_images >= 0) LG_TRY(meta_u64(w, "val_images", (uint64_t)ex->val_images));
+    if (!ex->has_best) return LG_OK;
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.17g", ex->best_value);
+    LG_TRY(lg_st_writer_meta(w, "best_value", buf));
+    return meta_u64(w, "best_step", (uint64_t)ex->best_step);
+}
+
 static lg_status write_all(const lg_level *lv, const lg_level_extra *ex, lg_st_writer *w,
                            const char *path) {
     char *json = NULL, key[64];
@@ -65,6 +76,7 @@ static lg_status write_all(const lg_level *lv, const lg_level_extra *ex, lg_st_w
         LG_TRY(meta_u64(w, "data_epoch", ex->data_epoch));
         LG_TRY(meta_u64(w, "data_cursor", ex->data_cursor));
         LG_TRY(lg_st_writer_meta(w, "data_source", ex->data_source));
+        LG_TRY(meta_extra_val(w, ex));
     }
     for (int i = 0; i < LG_PART_COUNT; i++) {
         const lg_part *p = &lv->part[i];
@@ -140,6 +152,19 @@ static lg_status meta_get_rng(const lg_safetensors *st, const char *path, const 
     return LG_OK;
 }
 
+/* NaN or Inf could never be trained on or sampled from: a file holding one
+ * is not a good checkpoint (nor the "last good" one to resume from). */
+static lg_status check_tensors_finite(const lg_safetensors *st, const char *path) {
+    for (int i = 0; i < lg_st_count(st); i++) {
+        const lg_st_tensor *t = lg_st_at(st, i);
+        for (size_t j = 0; j < t->numel; j++)
+            LG_CHECK(isfinite(t->data[j]), LG_ERR_FORMAT,
+                     "%s: tensor '%s' holds %s (value %zu of %zu): not a usable checkpoint", path,
+                     t->name, isnan(t->data[j]) ? "NaN" : "Inf", j, t->numel);
+    }
+    return LG_OK;
+}
+
 /* Reads and checks the header fields every checkpoint reader needs. */
 static lg_status open_ckpt(const char *path, lg_safetensors **out, lg_model_desc *m, int *level,
                            int64_t *step) {
@@ -159,6 +184,7 @@ static lg_status open_ckpt(const char *path, lg_safetensors **out, lg_model_desc
     else if (!json)
         s = lg_error(LG_ERR_FORMAT, "%s: checkpoint has no model description", path);
     if (s == LG_OK) s = lg_model_desc_from_json(m, json, path);
+    if (s == LG_OK) s = check_tensors_finite(st, path);
     if (s == LG_OK) s = meta_get_u64(st, path, "level", &k);
     if (s == LG_OK) s = meta_get_u64(st, path, "step", &n);
     if (s == LG_OK && (k >= (uint64_t)m->levels || n > INT64_MAX))
@@ -182,12 +208,31 @@ lg_status lg_checkpoint_peek(const char *path, lg_model_desc *m, int *level, int
     return LG_OK;
 }
 
+/* "[a,b,...]" of a shape, for messages. */
+static const char *shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
+    size_t k = (size_t)snprintf(buf, n, "[");
+    for (int d = 0; d < ndim && k < n; d++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%lld", d ? "," : "", (long long)shape[d]);
+    if (k < n) snprintf(buf + k, n - k, "]");
+    return buf;
+}
+
+/* shape (ndim dims) is the model's; ndim 0 means a flat [numel] tensor. A
+ * transposed weight has the right count but is the wrong tensor, so the
+ * shape is compared, not just the count. */
 static lg_status copy_tensor(const lg_safetensors *st, const char *path, const char *name,
-                             float *dst, size_t numel) {
+                             float *dst, size_t numel, int ndim, const int *shape) {
     const lg_st_tensor *t = lg_st_find(st, name);
     LG_CHECK(t, LG_ERR_FORMAT, "%s: tensor '%s' is missing", path, name);
     LG_CHECK(t->numel == numel, LG_ERR_FORMAT, "%s: tensor '%s' has %zu values, expected %zu",
              path, name, t->numel, numel);
+    int64_t want[LG_ST_MAX_DIMS] = {(int64_t)numel};
+    int wn = ndim > 0 && ndim <= LG_ST_MAX_DIMS ? ndim : 1, same = t->ndim == wn;
+    for (int d = 0; d < ndim && d < LG_ST_MAX_DIMS; d++) want[d] = shape[d];
+    for (int d = 0; same && d < wn; d++) same = t->shape[d] == want[d];
+    char a[96], b[96];
+    LG_CHECK(same, LG_ERR_FORMAT, "%s: tensor '%s' has shape %s, the model's is %s", path, name,
+             shape_str(a, sizeof a, t->ndim, t->shape), shape_str(b, sizeof b, wn, want));
     memcpy(dst, t->data, numel * sizeof(float));
     return LG_OK;
 }
@@ -200,12 +245,13 @@ static lg_status load_part(lg_part *p, const lg_safetensors *st, const char *pat
         lg_net_tensor_info ti;
         LG_TRY(lg_net_tensor_info_at(p->net, i, &ti));
         snprintf(name, sizeof name, "%s.%s", p->name, ti.name);
-        LG_TRY(copy_tensor(st, path, name, (ti.kind ? bufs : params) + ti.offset, ti.numel));
+        LG_TRY(copy_tensor(st, path, name, (ti.kind ? bufs : params) + ti.offset, ti.numel,
+                           ti.ndim, ti.shape));
     }
     float *state = lg_optim_state(p->opt, &ns);
     if (ns) {
         snprintf(name, sizeof name, "%s.optim", p->name);
-        LG_TRY(copy_tensor(st, path, name, state, ns));
+        LG_TRY(copy_tensor(st, path, name, state, ns, 0, NULL));
     }
     uint64_t t = 0;
     snprintf(name, sizeof name, "optim.%s.t", p->name);
@@ -215,19 +261,30 @@ static lg_status load_part(lg_part *p, const lg_safetensors *st, const char *pat
     return meta_get_rng(st, path, name, lg_net_rng(p->net));
 }
 
+/* Optional keys: files written before validation splits lack them. */
+static lg_status read_extra_val(const lg_safetensors *st, const char *path, lg_level_extra *ex) {
+    uint64_t v = 0;
+    ex->val_images = -1;
+    if (lg_st_meta(st, "val_images")) {
+        LG_TRY(meta_get_u64(st, path, "val_images", &v));
+        ex->val_images = (int64_t)v;
+    }
+    const char *b = lg_st_meta(st, "best_value");
+    if (!b || !lg_st_meta(st, "best_step")) return LG_OK;
+    char *end;
+    ex->best_value = strtod(b, &end);
+    LG_CHECK(*b && !*end, LG_ERR_FORMAT, "%s: 'best_value' is not a number ('%s')", path, b);
+    LG_TRY(meta_get_u64(st, path, "best_step", &v));
+    ex->best_step = (int64_t)v;
+    ex->has_best = 1;
+    return LG_OK;
+}
+
 static lg_status load_into(lg_level *lv, lg_level_extra *ex, const lg_safetensors *st,
                            const char *path, const lg_model_desc *m, int level, int64_t step) {
-    char *a = NULL, *b = NULL;
-    LG_TRY(lg_model_desc_to_json(m, &a));
-    lg_status s = lg_model_desc_to_json(&lv->m, &b);
-    int same = s == LG_OK && !strcmp(a, b);
-    free(a);
-    free(b);
-    LG_TRY(s);
-    LG_CHECK(same, LG_ERR_FORMAT,
-             "%s: checkpoint is for a different model ('%s', %d levels, %d classes) than this "
-             "one ('%s', %d levels, %d classes, or other settings differ)",
-             path, m->name, m->levels, m->nclasses, lv->m.name, lv->m.levels, lv->m.nclasses);
+    char diff[600];
+    if (lg_model_desc_diff(m, "the checkpoint", &lv->m, "here", diff, sizeof diff) != LG_OK)
+        return lg_error(LG_ERR_FORMAT, "%s: checkpoint is for a different model: %s", path, diff);
     LG_CHECK(level == lv->k, LG_ERR_FORMAT, "%s: checkpoint holds level %d, not level %d", path,
              level, lv->k);
     for (int i = 0; i < LG_PART_COUNT; i++)
@@ -241,6 +298,7 @@ static lg_status load_into(lg_level *lv, lg_level_extra *ex, const lg_safetensor
         LG_TRY(meta_get_u64(st, path, "data_cursor", &ex->data_cursor));
         const char *src = lg_st_meta(st, "data_source");
         snprintf(ex->data_source, sizeof ex->data_source, "%s", src ? src : "");
+        LG_TRY(read_extra_val(st, path, ex));
     }
     return LG_OK;
 }

@@ -12,10 +12,7 @@
 #define MAX_SPECS (6 * LG_MAX_WIDTHS + 4)
 
 static lg_layer_spec layer(lg_layer_kind kind) {
-    lg_layer_spec s;
-    memset(&s, 0, sizeof s);
-    s.kind = kind;
-    return s;
+    return lg_layer_defaults(kind);
 }
 
 static int push(lg_layer_spec *v, int n, lg_layer_spec s, const lg_model_desc *m) {
@@ -309,19 +306,21 @@ static lg_status run_g(lg_level *lv, const float *l, const float *oh, const uint
     return LG_OK;
 }
 
-/* Runs D on lv->x (n images) with the one-hot rows `oh`: returns logits. */
-static lg_status run_d(lg_level *lv, const float *oh, int n, const float **logits) {
-    const float *in = lv->x;
+/* Runs D on the n images x with the one-hot rows `oh` (rows: their places
+ * in the batch, for dropout): returns logits. */
+static lg_status run_d(lg_level *lv, const float *x, const float *oh, const uint64_t *rows, int n,
+                       const float **logits) {
+    const float *in = x;
     if (lv->ncls && lv->fc) {
-        LG_TRY(cat(lv->x, (int)lv->img, oh, lv->ncls, n, 1, 1, lv->din));
+        LG_TRY(cat(x, (int)lv->img, oh, lv->ncls, n, 1, 1, lv->din));
         in = lv->din;
     } else if (lv->ncls) {
         const float *plane;
         LG_TRY(lg_net_forward(lv->part[LG_PART_DL].net, oh, n, 1, &plane));
-        LG_TRY(cat(lv->x, lv->c, plane, 1, n, lv->s, lv->s, lv->din));
+        LG_TRY(cat(x, lv->c, plane, 1, n, lv->s, lv->s, lv->din));
         in = lv->din;
     }
-    lg_net_set_rows(lv->part[LG_PART_D].net, lv->rows);
+    lg_net_set_rows(lv->part[LG_PART_D].net, rows);
     return lg_net_forward(lv->part[LG_PART_D].net, in, n, 1, logits);
 }
 
@@ -395,18 +394,16 @@ static lg_status update(lg_level *lv, int which, double epoch) {
 }
 
 /* Backward through D from lv->dlogits. With param_grads, D (and its label
- * net) get weight gradients; with dimage, the image part of D's input
- * gradient is written there. */
+ * net) add weight gradients (the caller zeroes them); with dimage, the
+ * image part of D's input gradient is written there. */
 static lg_status d_backward(lg_level *lv, int n, int param_grads, float *dimage) {
     lg_part *D = &lv->part[LG_PART_D], *DL = &lv->part[LG_PART_DL];
     const int plane = lv->ncls && !lv->fc;
     const int need_dx = dimage || (plane && param_grads);
-    if (param_grads) lg_net_zero_grad(D->net);
     float *dx = !need_dx ? NULL : lv->ncls ? lv->ddin : dimage;
     LG_TRY(lg_net_backward(D->net, lv->dlogits, dx, param_grads));
     if (plane && param_grads) {
         LG_TRY(split_last(lv->ddin, lv->c + 1, n, lv->s, lv->s, lv->dplane));
-        lg_net_zero_grad(DL->net);
         LG_TRY(lg_net_backward(DL->net, lv->dplane, NULL, 1));
     }
     if (dimage && lv->ncls) {
@@ -416,9 +413,39 @@ static lg_status d_backward(lg_level *lv, int n, int param_grads, float *dimage)
     return LG_OK;
 }
 
+/* With batch norm in D (every hidden layer but the first), D sees the real
+ * and the generated half as two batches, so each is normalised with its own
+ * statistics, as DCGAN trains D; without it one pass over both halves gives
+ * the same gradients in one go. */
+static int d_per_source(const lg_level *lv) {
+    const lg_level_desc *l = &lv->m.level[lv->k];
+    return l->d_bn && l->d_nw > 1;
+}
+
+/* One D forward and backward over cnt local rows from row `at` of lv->x,
+ * the first nreal of them real (target 1), the rest generated: adds the
+ * loss share to s[0], the real rows judged real to s[1], the generated ones
+ * judged generated to s[2], and D's weight gradients to its gradients. */
+static lg_status d_pass(lg_level *lv, int at, int cnt, int nreal, int B, float *s) {
+    const float *oh = lv->ncls ? lv->onehot + (size_t)at * lv->ncls : NULL;
+    const float *logits;
+    LG_TRY(run_d(lv, lv->x + (size_t)at * lv->img, oh, lv->rows + at, cnt, &logits));
+    for (int i = 0; i < cnt; i++) lv->targets[i] = i < nreal ? 1.0f : 0.0f;
+    float share;
+    LG_TRY(bce_share(lv, logits, cnt, B, &share));
+    int real_ok = 0, fake_ok = 0;
+    for (int i = 0; i < nreal; i++) real_ok += logits[i] > 0;
+    for (int i = nreal; i < cnt; i++) fake_ok += logits[i] < 0;
+    s[0] += share;
+    s[1] += (float)real_ok;
+    s[2] += (float)fake_ok;
+    return d_backward(lv, cnt, 1, NULL);
+}
+
 /* D step on the n local rows of a batch of B: rows [0, n/2) real h + l;
  * rows [n/2, n) generated h~ + l from the coarse images (and labels) of
- * this rank's share of the batch's other half. */
+ * this rank's share of the batch's other half; one pass over both, or one
+ * per half when D has batch norm (d_per_source). */
 static lg_status d_step(lg_level *lv, const float *ik, int n, int B, double epoch,
                         lg_level_stats *st) {
     const int half = n / 2;
@@ -429,17 +456,16 @@ static lg_status d_step(lg_level *lv, const float *ik, int n, int B, double epoc
     LG_TRY(run_g(lv, l ? l + half * img : NULL, oh_fake, lv->rows + half, half, 1));
     memcpy(lv->x, ik, sizeof(float) * half * img);
     compose(lv, lv->x + half * img, lv->h, l ? l + half * img : NULL, half * img);
-    const float *logits;
-    LG_TRY(run_d(lv, lv->onehot, n, &logits));
-    for (int i = 0; i < n; i++) lv->targets[i] = i < half ? 1.0f : 0.0f;
     float *s = lv->d_stats;
-    LG_TRY(bce_share(lv, logits, n, B, &s[0]));
-    int real_ok = 0, fake_ok = 0;
-    for (int i = 0; i < half; i++) real_ok += logits[i] > 0;
-    for (int i = half; i < n; i++) fake_ok += logits[i] < 0;
-    s[1] = (float)real_ok;
-    s[2] = (float)fake_ok;
-    LG_TRY(d_backward(lv, n, 1, NULL));
+    s[0] = s[1] = s[2] = 0;
+    lg_net_zero_grad(lv->part[LG_PART_D].net);
+    lg_net_zero_grad(lv->part[LG_PART_DL].net);
+    if (d_per_source(lv)) {
+        LG_TRY(d_pass(lv, 0, half, half, B, s));
+        LG_TRY(d_pass(lv, half, n - half, 0, B, s));
+    } else {
+        LG_TRY(d_pass(lv, 0, n, half, B, s));
+    }
     LG_TRY(lg_dist_allreduce_sum(lv->comm, lv->grads, lv->d_len));
     st->d_loss = s[0];
     st->d_real_acc = s[1] / (B / 2);
@@ -459,7 +485,7 @@ static lg_status g_step(lg_level *lv, int n, int B, double epoch, lg_level_stats
     LG_TRY(run_g(lv, l, lv->onehot, lv->rows, n, 1));
     compose(lv, lv->x, lv->h, l, (size_t)n * lv->img);
     const float *logits;
-    LG_TRY(run_d(lv, lv->onehot, n, &logits));
+    LG_TRY(run_d(lv, lv->x, lv->onehot, lv->rows, n, &logits));
     for (int i = 0; i < n; i++) lv->targets[i] = 1.0f;
     float *s = lv->g_stats;
     LG_TRY(bce_share(lv, logits, n, B, &s[0]));

@@ -1,15 +1,15 @@
 /* Presets as data. Each row below is one level of one model, finest first;
  * the paper's section 4 and ../docs/presets.md explain where each number
- * comes from and where the authors' code differs. */
-#include <jansson.h>
+ * comes from and where the authors' code differs. Model files (JSON) are
+ * read and written in model_json.c, from its table of keys. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/check.h"
-#include "io/file.h"
 #include "lapgan/gan.h"
+#include "model_json.h"
 
 #define W(...) (int[LG_MAX_WIDTHS]){__VA_ARGS__}
 
@@ -34,10 +34,17 @@ static lg_level_desc fc_level(int size, int zdim, int gw, int dw, float d_drop) 
 }
 
 /* The paper's recipe: SGD lr 0.02 divided by (1 + 4e-5) per epoch, momentum
- * 0.5 rising by 0.0008 per epoch to 0.8. */
+ * 0.5 rising by 0.0008 per epoch to 0.8, no weight decay, with the momentum
+ * of the authors' Torch7 optim.sgd (dampening = momentum) and its lr floor
+ * of 1e-6 (../docs/presets.md). */
 static lg_optim_cfg paper_sgd(void) {
-    lg_optim_cfg o = {.kind = LG_OPT_SGD, .lr = 0.02f, .momentum = 0.5f, .lr_decay = 4e-5f,
-                      .lr_min = 1e-6f, .mom_step = 0.0008f, .mom_max = 0.8f};
+    lg_optim_cfg o = lg_optim_defaults(LG_OPT_SGD, 0.02f);
+    o.sgd_style = LG_SGD_TORCH7;
+    o.momentum = 0.5f;
+    o.lr_decay = 4e-5f;
+    o.lr_min = 1e-6f;
+    o.mom_step = 0.0008f;
+    o.mom_max = 0.8f;
     return o;
 }
 
@@ -74,6 +81,16 @@ static void preset_cifar10(lg_model_desc *m) {
     m->crop = 28;
     m->level[0] = conv_level(28, 5, 5, 5, 128, 128, 0.5f);
     m->level[1] = conv_level(14, 5, 5, 5, 128, 128, 0.5f);
+    m->level[2] = fc_level(8, 100, 1200, 600, 0.5f);
+}
+
+/* cifar10-32: the full 32x32 images, 8 -> 16 -> 32 (the authors' code's
+ * default sizes, and the size of the paper's Table 1), same nets as
+ * cifar10. */
+static void preset_cifar10_32(lg_model_desc *m) {
+    base(m, "cifar10-32", 3, 3);
+    m->level[0] = conv_level(32, 5, 5, 5, 128, 128, 0.5f);
+    m->level[1] = conv_level(16, 5, 5, 5, 128, 128, 0.5f);
     m->level[2] = fc_level(8, 100, 1200, 600, 0.5f);
 }
 
@@ -122,15 +139,38 @@ static void preset_gan_fashion(lg_model_desc *m) {
     m->level[0].g_bn = 1; /* the same recipe as fashion's FC level */
 }
 
+/* gan-cifar10: the single-scale baseline of Table 1 (a plain FC GAN, as
+ * Goodfellow et al.) on cifar10's 28x28 crops with that LAPGAN's capacity:
+ * G 813-813 has 2,658,423 parameters (cifar10's three generators together:
+ * 2,657,510), D 504-504 has 1,440,937 (its discriminators: 1,441,355). */
+static void preset_gan_cifar10(lg_model_desc *m) {
+    base(m, "gan-cifar10", 3, 1);
+    m->crop = 28;
+    m->level[0] = fc_level(28, 100, 813, 504, 0.5f);
+}
+
+/* gan-cifar10-32: the same against cifar10-32 on the full 32x32 images:
+ * G 687-687 has 2,655,579 parameters (cifar10-32's generators: 2,657,510),
+ * D 423-423 has 1,479,655 (its discriminators: 1,479,755). */
+static void preset_gan_cifar10_32(lg_model_desc *m) {
+    base(m, "gan-cifar10-32", 3, 1);
+    m->level[0] = fc_level(32, 100, 687, 423, 0.5f);
+}
+
 static const struct {
     const char *name;
     void (*fill)(lg_model_desc *);
 } lg_presets[] = {
     {"fashion", preset_fashion}, {"cifar10", preset_cifar10}, {"stl10", preset_stl10},
     {"lsun64", preset_lsun64},   {"gan-fashion", preset_gan_fashion}, {"tiny", preset_tiny},
+    {"cifar10-32", preset_cifar10_32}, {"gan-cifar10", preset_gan_cifar10},
+    {"gan-cifar10-32", preset_gan_cifar10_32},
 };
 
-const char *lg_preset_names(void) { return "fashion, cifar10, stl10, lsun64, gan-fashion, tiny"; }
+const char *lg_preset_names(void) {
+    return "fashion, cifar10, cifar10-32, stl10, lsun64, gan-fashion, gan-cifar10, "
+           "gan-cifar10-32, tiny";
+}
 
 lg_status lg_preset(const char *name, lg_model_desc *out) {
     LG_CHECK(name && out, LG_ERR_ARG, "lg_preset: NULL argument");
@@ -143,9 +183,8 @@ lg_status lg_preset(const char *name, lg_model_desc *out) {
 }
 
 void lg_model_desc_adam(lg_model_desc *m) {
-    lg_optim_cfg o = {.kind = LG_OPT_ADAM, .lr = 2e-4f, .beta1 = 0.5f, .beta2 = 0.999f,
-                      .eps = 1e-8f};
-    m->opt = o;
+    m->opt = lg_optim_defaults(LG_OPT_ADAM, 2e-4f);
+    m->opt.beta1 = 0.5f;
 }
 
 void lg_model_desc_dcgan(lg_model_desc *m) {
@@ -213,6 +252,8 @@ lg_status lg_model_desc_validate(const lg_model_desc *m) {
     LG_CHECK(m->noise_hi > m->noise_lo, LG_ERR_ARG, "model '%s': noise range is empty", m->name);
     LG_CHECK(m->opt.lr > 0 && m->opt.lr < 10, LG_ERR_ARG, "model '%s': learning rate %g",
              m->name, m->opt.lr);
+    LG_CHECK(m->opt.sgd_style >= 0 && m->opt.sgd_style < LG_SGD_STYLE_COUNT, LG_ERR_ARG,
+             "model '%s': bad momentum style %d", m->name, (int)m->opt.sgd_style);
     /* Non-finite numbers could not be written back as JSON (a checkpoint
      * saved from such a description would not load). */
     const lg_optim_cfg *o = &m->opt;
@@ -223,156 +264,7 @@ lg_status lg_model_desc_validate(const lg_model_desc *m) {
         LG_CHECK(isfinite(nums[i]), LG_ERR_ARG,
                  "model '%s': noise range, init_std and optimiser settings must be finite",
                  m->name);
-    return LG_OK;
-}
-
-/* ---- JSON ---------------------------------------------------------------- */
-
-static json_t *ints(const int *v, int n) {
-    json_t *a = json_array();
-    for (int i = 0; i < n; i++) json_array_append_new(a, json_integer(v[i]));
-    return a;
-}
-
-lg_status lg_model_desc_to_json(const lg_model_desc *m, char **json) {
-    LG_CHECK(m && json, LG_ERR_ARG, "lg_model_desc_to_json: NULL argument");
-    json_t *o = json_object(), *lv = json_array();
-    json_object_set_new(o, "format", json_string("lapgan-model-1"));
-    json_object_set_new(o, "name", json_string(m->name));
-    json_object_set_new(o, "channels", json_integer(m->c));
-    json_object_set_new(o, "filter", json_string(lg_pyr_filter_name(m->filter)));
-    json_object_set_new(o, "crop", json_integer(m->crop));
-    json_object_set_new(o, "classes", json_integer(m->nclasses));
-    json_object_set_new(o, "leaky_d", json_integer(m->leaky_d));
-    json_object_set_new(o, "noise", json_pack("[f,f]", m->noise_lo, m->noise_hi));
-    json_object_set_new(o, "batch", json_integer(m->batch));
-    json_object_set_new(o, "init", json_string(m->init == LG_INIT_NORMAL ? "normal" : "torch"));
-    json_object_set_new(o, "init_std", json_real(m->init_std));
-    const lg_optim_cfg *p = &m->opt;
-    json_object_set_new(
-        o, "optim",
-        json_pack("{s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "kind",
-                  p->kind == LG_OPT_ADAM ? "adam" : "sgd", "lr", p->lr, "momentum", p->momentum,
-                  "weight_decay", p->weight_decay, "beta1", p->beta1, "beta2", p->beta2, "eps",
-                  p->eps, "lr_decay", p->lr_decay, "lr_min", p->lr_min, "mom_step", p->mom_step,
-                  "mom_max", p->mom_max));
-    for (int k = 0; k < m->levels; k++) {
-        const lg_level_desc *l = &m->level[k];
-        json_array_append_new(
-            lv, json_pack("{s:i,s:b,s:i,s:o,s:o,s:i,s:i,s:i,s:i,s:f,s:f,s:b,s:b}", "size",
-                          l->size, "fc", l->fc, "zdim", l->zdim, "g_width",
-                          ints(l->g_width, l->g_nw), "d_width", ints(l->d_width, l->d_nw),
-                          "g_kernel", l->g_kernel, "g_out_kernel", l->g_out_kernel, "d_kernel",
-                          l->d_kernel, "d_last_stride", l->d_last_stride, "g_dropout",
-                          l->g_dropout, "d_dropout", l->d_dropout, "g_bn", l->g_bn, "d_bn",
-                          l->d_bn));
-    }
-    json_object_set_new(o, "levels", lv);
-    *json = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    LG_CHECK(*json, LG_ERR_NOMEM, "out of memory encoding the model description");
-    return LG_OK;
-}
-
-static lg_status widths_from(json_t *a, int *w, int *n, const char *src, int k) {
-    LG_CHECK(json_is_array(a) && json_array_size(a) >= 1 && json_array_size(a) <= LG_MAX_WIDTHS,
-             LG_ERR_FORMAT, "%s: level %d: widths must be an array of 1 to %d integers", src, k,
-             LG_MAX_WIDTHS);
-    *n = (int)json_array_size(a);
-    for (int i = 0; i < *n; i++) {
-        json_t *v = json_array_get(a, (size_t)i);
-        LG_CHECK(json_is_integer(v), LG_ERR_FORMAT, "%s: level %d: width %d is not an integer",
-                 src, k, i);
-        json_int_t x = json_integer_value(v);
-        LG_CHECK(x > 0 && x <= 65536, LG_ERR_FORMAT, "%s: level %d: width %lld out of range",
-                 src, k, (long long)x);
-        w[i] = (int)x;
-    }
-    return LG_OK;
-}
-
-lg_status lg_model_desc_from_json(lg_model_desc *m, const char *text, const char *src) {
-    LG_CHECK(m && text, LG_ERR_ARG, "lg_model_desc_from_json: NULL argument");
-    if (!src) src = "model description";
-    json_error_t err;
-    json_t *o = json_loads(text, 0, &err);
-    LG_CHECK(o, LG_ERR_FORMAT, "%s: model description is not JSON (line %d col %d: %s)", src,
-             err.line, err.column, err.text);
-    lg_status st = LG_OK;
-    memset(m, 0, sizeof *m);
-    const char *fmt = NULL, *name = NULL, *filter = NULL, *init = NULL, *okind = NULL;
-    json_t *levels = NULL, *noise = NULL, *optim = NULL;
-    int classes = 0, leaky = 0;
-    double init_std = 0;
-    if (json_unpack_ex(o, &err, 0, "{s:s,s:s,s:i,s:s,s:i,s:i,s:i,s:o,s:i,s:s,s:F,s:o,s:o}",
-                       "format", &fmt, "name", &name, "channels", &m->c, "filter", &filter,
-                       "crop", &m->crop, "classes", &classes, "leaky_d", &leaky, "noise", &noise,
-                       "batch", &m->batch, "init", &init, "init_std", &init_std, "optim", &optim,
-                       "levels", &levels)) {
-        st = lg_error(LG_ERR_FORMAT, "%s: model description: %s", src, err.text);
-        goto done;
-    }
-    if (strcmp(fmt, "lapgan-model-1")) {
-        st = lg_error(LG_ERR_FORMAT, "%s: model format '%s' is not one this build reads "
-                      "(lapgan-model-1)", src, fmt);
-        goto done;
-    }
-    snprintf(m->name, sizeof m->name, "%s", name);
-    m->nclasses = classes;
-    m->leaky_d = leaky;
-    m->init = !strcmp(init, "normal") ? LG_INIT_NORMAL : LG_INIT_TORCH;
-    m->init_std = (float)init_std;
-    LG_TRY_GOTO(st, lg_pyr_filter_parse(filter, &m->filter), done);
-    double nlo = 0, nhi = 0;
-    lg_optim_cfg *p = &m->opt;
-    double v[10];
-    if (json_unpack_ex(noise, &err, 0, "[F,F]", &nlo, &nhi) ||
-        json_unpack_ex(optim, &err, 0, "{s:s,s:F,s:F,s:F,s:F,s:F,s:F,s:F,s:F,s:F,s:F}", "kind",
-                       &okind, "lr", &v[0], "momentum", &v[1], "weight_decay", &v[2], "beta1",
-                       &v[3], "beta2", &v[4], "eps", &v[5], "lr_decay", &v[6], "lr_min", &v[7],
-                       "mom_step", &v[8], "mom_max", &v[9])) {
-        st = lg_error(LG_ERR_FORMAT, "%s: model description: %s", src, err.text);
-        goto done;
-    }
-    m->noise_lo = (float)nlo;
-    m->noise_hi = (float)nhi;
-    p->kind = !strcmp(okind, "adam") ? LG_OPT_ADAM : LG_OPT_SGD;
-    p->lr = (float)v[0], p->momentum = (float)v[1], p->weight_decay = (float)v[2];
-    p->beta1 = (float)v[3], p->beta2 = (float)v[4], p->eps = (float)v[5];
-    p->lr_decay = (float)v[6], p->lr_min = (float)v[7], p->mom_step = (float)v[8];
-    p->mom_max = (float)v[9];
-    if (!json_is_array(levels) || json_array_size(levels) < 1 ||
-        json_array_size(levels) > LG_PYR_MAX_LEVELS) {
-        st = lg_error(LG_ERR_FORMAT, "%s: model description: 'levels' must hold 1 to %d levels",
-                      src, LG_PYR_MAX_LEVELS);
-        goto done;
-    }
-    m->levels = (int)json_array_size(levels);
-    for (int k = 0; k < m->levels; k++) {
-        lg_level_desc *l = &m->level[k];
-        json_t *gw, *dw;
-        int fc = 0, gbn = 0, dbn = 0;
-        double gd = 0, dd = 0;
-        if (json_unpack_ex(json_array_get(levels, (size_t)k), &err, 0,
-                           "{s:i,s:b,s:i,s:o,s:o,s:i,s:i,s:i,s:i,s:F,s:F,s:b,s:b}", "size",
-                           &l->size, "fc", &fc, "zdim", &l->zdim, "g_width", &gw, "d_width", &dw,
-                           "g_kernel", &l->g_kernel, "g_out_kernel", &l->g_out_kernel,
-                           "d_kernel", &l->d_kernel, "d_last_stride", &l->d_last_stride,
-                           "g_dropout", &gd, "d_dropout", &dd, "g_bn", &gbn, "d_bn", &dbn)) {
-            st = lg_error(LG_ERR_FORMAT, "%s: model description, level %d: %s", src, k,
-                          err.text);
-            goto done;
-        }
-        l->fc = fc, l->g_bn = gbn, l->d_bn = dbn;
-        l->g_dropout = (float)gd, l->d_dropout = (float)dd;
-        LG_TRY_GOTO(st, widths_from(gw, l->g_width, &l->g_nw, src, k), done);
-        LG_TRY_GOTO(st, widths_from(dw, l->d_width, &l->d_nw, src, k), done);
-    }
-    st = lg_model_desc_validate(m);
-    if (st != LG_OK) st = lg_error(LG_ERR_FORMAT, "%s: %s", src, lg_errmsg());
-done:
-    json_decref(o);
-    return st;
+    return lg_model_desc_check_keys(m); /* and within the model file's ranges */
 }
 
 /* ---- human-readable description ------------------------------------------ */
@@ -422,31 +314,14 @@ char *lg_model_desc_describe(const lg_model_desc *m) {
     }
     const lg_optim_cfg *o = &m->opt;
     if (o->kind == LG_OPT_SGD)
-        OUT("  optimiser SGD lr %g (/(1+%g) per epoch), momentum %g (+%g per epoch, max %g)",
-            o->lr, o->lr_decay, o->momentum, o->mom_step, o->mom_max);
+        OUT("  optimiser SGD lr %g (/(1+%g) per epoch), momentum %g (+%g per epoch, max %g, "
+            "%s)", o->lr, o->lr_decay, o->momentum, o->mom_step, o->mom_max,
+            o->sgd_style == LG_SGD_TORCH7 ? "Torch7 optim.sgd: dampening = momentum"
+                                          : "PyTorch: no dampening");
     else
         OUT("  optimiser Adam lr %g, betas %g %g", o->lr, o->beta1, o->beta2);
     OUT(", D %s, batch %d (half real, half generated), z ~ U[%g, %g]\n",
         m->leaky_d ? "LeakyReLU(0.2)" : "ReLU", m->batch, m->noise_lo, m->noise_hi);
 #undef OUT
     return s;
-}
-
-lg_status lg_model_desc_load(lg_model_desc *m, const char *path) {
-    LG_CHECK(m && path, LG_ERR_ARG, "lg_model_desc_load: NULL argument");
-    unsigned char *buf;
-    size_t n;
-    LG_TRY(lg_read_file(path, 1u << 20, &buf, &n));
-    char *text = malloc(n + 1);
-    if (!text) {
-        lg_free(buf);
-        return lg_error(LG_ERR_NOMEM, "%s: out of memory", path);
-    }
-    memcpy(text, buf, n);
-    text[n] = 0;
-    lg_free(buf);
-    lg_status st = strlen(text) == n ? lg_model_desc_from_json(m, text, path)
-                                     : lg_error(LG_ERR_FORMAT, "%s: NUL byte in JSON", path);
-    free(text);
-    return st; /* from_json validated it */
 }

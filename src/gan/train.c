@@ -9,6 +9,8 @@
  * first rank writes its log, figures and checkpoint, the others check that
  * they hold the same weights whenever it does. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +19,10 @@
 #include <unistd.h>
 
 #include "core/check.h"
+#include "io/file.h"
 #include "lapgan/io.h"
 #include "level_internal.h"
+#include "rundir.h"
 
 typedef struct {
     lg_level *lv;
@@ -26,7 +30,8 @@ typedef struct {
     float *x;   /* one minibatch of images */
     int *y;     /* its labels */
     uint64_t seed;
-    FILE *log;
+    int log_fd;   /* its JSONL log, open when log_open (the writer only) */
+    int log_open;
     double t_sum; /* seconds in steps since the last log line */
     double wall0; /* wall clock at the last log line */
     lg_level_stats sum;
@@ -35,6 +40,9 @@ typedef struct {
     int failed;         /* stopped on a numeric fault */
     lg_dist_comm *comm; /* the other ranks training this level (NULL: none) */
     int writer;         /* this rank writes the level's files */
+    int has_best;       /* best-model selection: best criterion so far, and its step */
+    double best_value;
+    int64_t best_step;
 } lg_slot;
 
 typedef struct {
@@ -47,39 +55,14 @@ typedef struct {
     lg_slot slot[LG_PYR_MAX_LEVELS];
     lg_dist_comm *comm;   /* this rank's level group, when it shares one */
     lg_level *shared;     /* that level */
+    lg_rundir *rd;        /* the run directory's level locks this process holds */
+    float *val_x;         /* the validation images for lg_level_validate ([-1, 1]) */
+    int *val_y, val_n;
 } lg_trainer;
 
 /* Each level draws its own minibatches: a seed per level. */
 static uint64_t data_seed(uint64_t seed, int k) {
     return seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(k + 1));
-}
-
-static int mkdir_one(const char *path) {
-    struct stat sb;
-    if (mkdir(path, 0777) != 0 && errno != EEXIST) return -1;
-    if (stat(path, &sb) != 0) return -1;
-    if (!S_ISDIR(sb.st_mode)) {
-        errno = ENOTDIR;
-        return -1;
-    }
-    return 0;
-}
-
-/* mkdir -p: a run directory may be several levels deep and new. */
-static lg_status make_dir(const char *path) {
-    char buf[4096];
-    LG_CHECK(strlen(path) < sizeof buf, LG_ERR_ARG, "%.64s...: path too long", path);
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        int bad = mkdir_one(buf);
-        *p = '/';
-        if (bad) return lg_error(LG_ERR_IO, "%s: cannot create directory (%s)", buf, strerror(errno));
-    }
-    LG_CHECK(mkdir_one(buf) == 0, LG_ERR_IO, "%s: cannot create directory (%s)", path,
-             strerror(errno));
-    return LG_OK;
 }
 
 static lg_status check_data(const lg_model_desc *m, const lg_dataset *ds) {
@@ -104,8 +87,15 @@ static lg_status check_data(const lg_model_desc *m, const lg_dataset *ds) {
 /* Keeps the lines of a level's log up to `step`, so a resumed run's log
  * reads as if it had never stopped. */
 static lg_status trim_log(const char *path, int64_t step) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return LG_OK;
+    struct stat sb;
+    if (lstat(path, &sb) != 0) return LG_OK; /* no log yet: nothing to keep */
+    int fd; /* lg_open_regular: a FIFO here used to block the resume in open() */
+    LG_TRY(lg_open_regular(path, &fd, NULL));
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return lg_error(LG_ERR_NOMEM, "%s: out of memory", path);
+    }
     char *keep = NULL, line[1024];
     size_t len = 0, cap = 0;
     while (fgets(line, sizeof line, f)) {
@@ -127,6 +117,32 @@ static lg_status trim_log(const char *path, int64_t step) {
     return st;
 }
 
+/* A resumed level keeps its validation split (the images it never saw
+ * must stay unseen) and its best criterion so far. */
+static lg_status resume_val(const lg_trainer *t, lg_slot *s, const lg_level_extra *ex,
+                            const char *path) {
+    const int64_t now = t->cfg->val ? t->cfg->val->n : 0;
+    LG_CHECK(ex->val_images < 0 || ex->val_images == now, LG_ERR_ARG,
+             "%s: the run holds out the last %lld images for validation, this resume %lld "
+             "(give --val %lld)", path, (long long)ex->val_images, (long long)now,
+             (long long)ex->val_images);
+    s->has_best = ex->has_best;
+    s->best_value = ex->best_value;
+    s->best_step = ex->best_step;
+    return LG_OK;
+}
+
+/* A resume continues the run the checkpoint holds: same seed, same data. */
+static lg_status check_resumed(const lg_trainer *t, const lg_level_extra *ex, const char *path) {
+    LG_CHECK(ex->seed == t->cfg->seed, LG_ERR_IO,
+             "%s: seed is %llu in the checkpoint, %llu given (a resumed run keeps its settings)",
+             path, (unsigned long long)ex->seed, (unsigned long long)t->cfg->seed);
+    LG_CHECK(!ex->data_source[0] || !strcmp(ex->data_source, t->ds->source), LG_ERR_IO,
+             "%s: data source is '%s' in the checkpoint, '%s' given (a resumed run keeps its "
+             "settings)", path, ex->data_source, t->ds->source);
+    return LG_OK;
+}
+
 static lg_status open_slot(lg_trainer *t, int k, lg_dist_comm *comm) {
     const lg_train_cfg *cfg = t->cfg;
     lg_slot *s = &t->slot[k];
@@ -139,11 +155,13 @@ static lg_status open_slot(lg_trainer *t, int k, lg_dist_comm *comm) {
     LG_TRY(lg_level_share(s->lv, comm, cfg->stop));
     lg_level_extra ex = {0};
     lg_level_path(path, sizeof path, cfg->run_dir, k);
-    int resumed = cfg->resume && access(path, F_OK) == 0;
+    /* lg_rundir_prepare checked that every level to resume has its file. */
+    const int resumed = cfg->resume;
     if (resumed) {
         LG_TRY(lg_level_load(s->lv, &ex, path));
-        s->seed = ex.seed; /* the run keeps the seed it started with */
+        LG_TRY(check_resumed(t, &ex, path));
         s->saved_step = lg_level_step_count(s->lv);
+        LG_TRY(resume_val(t, s, &ex, path));
     }
     LG_TRY(lg_batcher_new(&s->data, t->ds, t->batch, t->m->crop, data_seed(s->seed, k)));
     if (resumed) LG_TRY(lg_batcher_set_state(s->data, ex.data_epoch, ex.data_cursor));
@@ -155,8 +173,10 @@ static lg_status open_slot(lg_trainer *t, int k, lg_dist_comm *comm) {
     if (!s->writer) return LG_OK;
     snprintf(path, sizeof path, "%s/log_level_%d.jsonl", cfg->run_dir, k);
     if (resumed) LG_TRY(trim_log(path, lg_level_step_count(s->lv)));
-    s->log = fopen(path, resumed ? "ab" : "wb");
-    LG_CHECK(s->log, LG_ERR_IO, "%s: cannot open for writing (%s)", path, strerror(errno));
+    s->log_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
+                              (resumed ? O_APPEND : O_TRUNC), 0644);
+    LG_CHECK(s->log_fd >= 0, LG_ERR_IO, "%s: cannot open for writing (%s)", path, strerror(errno));
+    s->log_open = 1;
     return LG_OK;
 }
 
@@ -165,7 +185,7 @@ static void close_slot(lg_slot *s) {
     lg_batcher_free(s->data);
     lg_free(s->x);
     lg_free(s->y);
-    if (s->log) fclose(s->log);
+    if (s->log_open) close(s->log_fd);
     memset(s, 0, sizeof *s);
 }
 
@@ -222,16 +242,25 @@ static lg_status agree(lg_trainer *t, int k) {
     return LG_OK;
 }
 
+/* What a checkpoint of slot s records beside the weights. */
+static void slot_extra(const lg_trainer *t, const lg_slot *s, lg_level_extra *ex) {
+    *ex = (lg_level_extra){.seed = s->seed, .val_images = t->cfg->val ? t->cfg->val->n : 0,
+                           .has_best = s->has_best, .best_value = s->best_value,
+                           .best_step = s->best_step};
+    lg_batcher_get_state(s->data, &ex->data_epoch, &ex->data_cursor);
+    snprintf(ex->data_source, sizeof ex->data_source, "%s", t->ds->source);
+}
+
 static lg_status save_slot(lg_trainer *t, int k) {
     lg_slot *s = &t->slot[k];
-    lg_level_extra ex = {.seed = s->seed};
-    lg_batcher_get_state(s->data, &ex.data_epoch, &ex.data_cursor);
-    snprintf(ex.data_source, sizeof ex.data_source, "%s", t->ds->source);
+    lg_level_extra ex;
+    slot_extra(t, s, &ex);
     char path[4096];
     lg_level_path(path, sizeof path, t->cfg->run_dir, k);
     if (s->comm) LG_TRY(agree(t, k));
-    LG_CHECK(!s->log || fflush(s->log) == 0, LG_ERR_IO, "%s/log_level_%d.jsonl: write failed (%s)",
-             t->cfg->run_dir, k, strerror(errno));
+    /* The log holds every line up to the checkpoint before it is written. */
+    LG_CHECK(!s->log_open || fdatasync(s->log_fd) == 0 || errno == EINVAL, LG_ERR_IO,
+             "%s/log_level_%d.jsonl: sync failed (%s)", t->cfg->run_dir, k, strerror(errno));
     lg_status st = s->writer ? lg_level_save(s->lv, &ex, path) : lg_level_check_finite(s->lv, path);
     if (st == LG_ERR_NUMERIC) return stop_level(t, k);
     if (st == LG_OK) s->saved_step = lg_level_step_count(s->lv);
@@ -325,7 +354,39 @@ static lg_status model_figure_from_files(lg_trainer *t) {
     return st;
 }
 
-static void log_line(lg_trainer *t, int k, double epoch) {
+/* Appends one record to level k's log with a single write. A failed or
+ * short write (a full disk) cuts the file back to where the record began,
+ * so no torn line is left, and stops training: nothing after it would be
+ * logged, and the last checkpoint stays the one to resume from. */
+static lg_status log_record(lg_trainer *t, int k, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static lg_status log_record(lg_trainer *t, int k, const char *fmt, ...) {
+    lg_slot *s = &t->slot[k];
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    const int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    LG_CHECK(n > 0 && n < (int)sizeof line, LG_ERR_ARG, "level %d: log record too long", k);
+    struct stat sb;
+    const off_t start = fstat(s->log_fd, &sb) == 0 ? sb.st_size : -1;
+    ssize_t done = 0, w = 0;
+    while (done < n && ((w = write(s->log_fd, line + done, (size_t)(n - done))) > 0 ||
+                        (w < 0 && errno == EINTR)))
+        done += w > 0 ? w : 0;
+    if (done == n) return LG_OK;
+    const int e = w < 0 ? errno : ENOSPC; /* no progress: the disk is full */
+    if (start >= 0 && ftruncate(s->log_fd, start) != 0) (void)0; /* the error below says enough */
+    return lg_error(LG_ERR_IO, "%s/log_level_%d.jsonl: write failed at step %lld (%s): training "
+                    "stopped; level %d's last checkpoint (step %lld) is kept", t->cfg->run_dir, k,
+                    (long long)lg_level_step_count(s->lv), strerror(e), k,
+                    (long long)s->saved_step);
+}
+
+static lg_status log_line(lg_trainer *t, int k, double epoch) {
     lg_slot *s = &t->slot[k];
     const int n = s->nsum ? s->nsum : 1;
     lg_progress p = {.level = k, .step = lg_level_step_count(s->lv), .total = t->cfg->steps,
@@ -339,16 +400,52 @@ static void log_line(lg_trainer *t, int k, double epoch) {
     s->wall0 = now;
     float lr, mom;
     lg_optim_schedule(&t->m->opt, floor(epoch), &lr, &mom);
-    fprintf(s->log,
+    LG_TRY(log_record(t, k,
             "{\"level\":%d,\"size\":%d,\"step\":%lld,\"epoch\":%.4f,\"d_loss\":%.6g,\"g_loss\":%.6g,"
             "\"d_real_acc\":%.4f,\"d_fake_acc\":%.4f,\"img_per_s\":%.1f,\"lr\":%.6g,"
             "\"momentum\":%.6g}\n",
             k, t->m->level[k].size, (long long)p.step, epoch, p.stats.d_loss, p.stats.g_loss,
-            p.stats.d_real_acc, p.stats.d_fake_acc, p.img_per_s, lr, mom);
+            p.stats.d_real_acc, p.stats.d_fake_acc, p.img_per_s, lr, mom));
     if (t->cfg->progress) t->cfg->progress(t->cfg->progress_ud, &p);
     memset(&s->sum, 0, sizeof s->sum);
     s->nsum = 0;
     s->t_sum = 0;
+    return LG_OK;
+}
+
+/* Best-model selection: scores the validation split and, when it beats
+ * the best so far, writes the weights to run_dir/best/level_<k>.safetensors
+ * (atomically, like the latest). One JSONL record per check. */
+static lg_status validate_slot(lg_trainer *t, int k) {
+    lg_slot *s = &t->slot[k];
+    const lg_train_cfg *cfg = t->cfg;
+    lg_level_val v;
+    const int64_t step = lg_level_step_count(s->lv);
+    lg_status st = lg_level_validate(s->lv, t->val_x, t->m->nclasses ? t->val_y : NULL, t->val_n,
+                                     cfg->val_samples, s->seed ^ 0x7A1DA7Eull, &v);
+    if (st == LG_ERR_NUMERIC) return stop_level(t, k);
+    LG_TRY(st);
+    const int better = !s->has_best || v.parzen > s->best_value;
+    if (better) {
+        char path[4096];
+        lg_level_extra ex;
+        s->has_best = 1, s->best_value = v.parzen, s->best_step = step;
+        snprintf(path, sizeof path, "%s/best", cfg->run_dir);
+        LG_TRY(lg_make_dirs(path));
+        slot_extra(t, s, &ex);
+        snprintf(path, sizeof path, "%s/best/level_%d.safetensors", cfg->run_dir, k);
+        st = lg_level_save(s->lv, &ex, path);
+        if (st == LG_ERR_NUMERIC) return stop_level(t, k);
+        LG_TRY(st);
+    }
+    LG_TRY(log_record(t, k,
+            "{\"level\":%d,\"size\":%d,\"step\":%lld,\"val_parzen\":%.6f,\"val_sigma\":%.6g,"
+            "\"val_min_dist\":%.6f,\"val_images\":%d,\"val_samples\":%d,\"val_seconds\":%.2f,"
+            "\"best_step\":%lld,\"best_parzen\":%.6f}\n",
+            k, t->m->level[k].size, (long long)step, v.parzen, v.sigma, v.min_dist, v.images,
+            v.samples, v.seconds, (long long)s->best_step, s->best_value));
+    if (cfg->validated) cfg->validated(cfg->progress_ud, k, step, &v, better);
+    return LG_OK;
 }
 
 static lg_status step_slot(lg_trainer *t, int k) {
@@ -356,9 +453,10 @@ static lg_status step_slot(lg_trainer *t, int k) {
     lg_level_stats st;
     double t0 = lg_time_s();
     LG_TRY(lg_batcher_next(s->data, s->x, s->y));
-    double epoch = lg_batcher_epoch(s->data);
+    /* The schedule's epoch counts passes of the real half (the authors'). */
+    const double before = lg_train_epoch(lg_level_step_count(s->lv), t->ds->n, t->batch);
     lg_status e = lg_level_train_step(s->lv, s->x, t->m->nclasses ? s->y : NULL, t->batch,
-                                      floor(epoch), &st);
+                                      floor(before), &st);
     if (e == LG_ERR_NUMERIC) return stop_level(t, k);
     LG_TRY(e);
     s->t_sum += lg_time_s() - t0;
@@ -369,11 +467,13 @@ static lg_status step_slot(lg_trainer *t, int k) {
     const lg_train_cfg *cfg = t->cfg;
     const int last = step == cfg->steps;
     if (s->writer && (last || (cfg->log_every > 0 && step % cfg->log_every == 0)))
-        log_line(t, k, epoch);
+        LG_TRY(log_line(t, k, lg_train_epoch(step, t->ds->n, t->batch)));
     if (!last && cfg->ckpt_every > 0 && step % cfg->ckpt_every == 0) LG_TRY(save_slot(t, k));
     if (s->failed || !s->writer) return LG_OK;
     if (last || (cfg->sample_every > 0 && step % cfg->sample_every == 0))
         LG_TRY(level_figure(t, k));
+    if (t->val_n && cfg->val_every > 0 && step % cfg->val_every == 0)
+        LG_TRY(validate_slot(t, k));
     return LG_OK;
 }
 
@@ -422,6 +522,15 @@ static lg_status level_cost(const lg_model_desc *m, int k, double *cost) {
                      lg_net_forward_flops(lv->part[i].net);
     lg_level_free(lv);
     return LG_OK;
+}
+
+int64_t lg_train_steps_per_epoch(int64_t n, int batch) {
+    const int64_t half = batch >= 2 ? batch / 2 : 1;
+    return n > 0 ? (n + half - 1) / half : 1;
+}
+
+double lg_train_epoch(int64_t step, int64_t n, int batch) {
+    return (double)step / (double)lg_train_steps_per_epoch(n, batch);
 }
 
 lg_status lg_train_plan(const lg_model_desc *m, unsigned mask, int nranks, int batch,
@@ -494,6 +603,52 @@ static lg_status my_levels(lg_trainer *t, unsigned mask, unsigned *mine, lg_dist
     return LG_OK;
 }
 
+/* The first val_images of the validation split as floats in [-1, 1], each
+ * the centre s0 x s0 window (crop presets train on random windows). */
+static lg_status load_val(lg_trainer *t) {
+    const lg_dataset *v = t->cfg->val;
+    if (!v || t->cfg->val_every <= 0) return LG_OK;
+    const int s0 = t->m->level[0].size;
+    LG_CHECK(v->c == t->m->c && v->h >= s0 && v->w >= s0, LG_ERR_ARG,
+             "%s: images are %dx%dx%d, the model needs %dx%dx%d", v->source, v->c, v->h, v->w,
+             t->m->c, s0, s0);
+    LG_CHECK(t->cfg->val_images >= 1 && t->cfg->val_samples >= 2, LG_ERR_ARG,
+             "validation: %d images and %d samples each (need >= 1 and >= 2)",
+             t->cfg->val_images, t->cfg->val_samples);
+    const int n = v->n < t->cfg->val_images ? v->n : t->cfg->val_images;
+    const int oy = (v->h - s0) / 2, ox = (v->w - s0) / 2;
+    const size_t d = (size_t)v->c * s0 * s0;
+    t->val_x = lg_alloc_floats((size_t)n * d);
+    t->val_y = lg_alloc(sizeof(int) * (size_t)n);
+    LG_CHECK(t->val_x && t->val_y, LG_ERR_NOMEM, "validation: out of memory for %d images", n);
+    for (int i = 0; i < n; i++) {
+        const uint8_t *src = v->pixels + (size_t)i * v->c * v->h * v->w;
+        float *dst = t->val_x + (size_t)i * d;
+        for (int ch = 0; ch < v->c; ch++)
+            for (int y = 0; y < s0; y++)
+                for (int x = 0; x < s0; x++)
+                    *dst++ = src[((size_t)ch * v->h + y + oy) * v->w + x + ox] / 127.5f - 1.f;
+        t->val_y[i] = v->labels ? v->labels[i] : -1;
+    }
+    t->val_n = n;
+    return LG_OK;
+}
+
+/* Rank 0 prepares the run directory (the checks, --force, run.json) holding
+ * the locks of every level the job trains; then each level's writing rank
+ * takes its lock (one process keeps the locks it prepared with). */
+static lg_status own_levels(lg_trainer *t, unsigned mask, unsigned mine) {
+    LG_TRY(lg_rundir_new(&t->rd, t->cfg->run_dir));
+    const int R = lg_dist_size();
+    if (lg_dist_rank() == 0) LG_TRY(lg_rundir_prepare(t->rd, t->m, t->ds, t->cfg, mask, R == 1));
+    if (R == 1) return LG_OK;
+    double none = 0;
+    LG_TRY(lg_dist_world_sum(&none)); /* the directory is ready before any rank writes in it */
+    for (int k = 0; k < t->m->levels; k++)
+        if (mine >> k & 1 && lg_dist_comm_rank(t->comm) == 0) LG_TRY(lg_rundir_lock(t->rd, k));
+    return LG_OK;
+}
+
 lg_status lg_train(const lg_model_desc *m, const lg_dataset *ds, const lg_train_cfg *cfg) {
     LG_CHECK(m && ds && cfg && cfg->run_dir, LG_ERR_ARG, "lg_train: NULL argument");
     LG_TRY(lg_model_desc_validate(m));
@@ -507,12 +662,15 @@ lg_status lg_train(const lg_model_desc *m, const lg_dataset *ds, const lg_train_
              m->levels - 1);
     unsigned mine;
     LG_TRY(my_levels(&t, mask, &mine, &t.comm));
-    char dir[4096];
-    lg_status st = make_dir(cfg->run_dir);
-    snprintf(dir, sizeof dir, "%s/samples", cfg->run_dir);
-    if (st == LG_OK) st = make_dir(dir);
+    LG_TRY(load_val(&t));
+    lg_status st = own_levels(&t, mask, mine);
     for (int k = 0; k < m->levels && st == LG_OK; k++)
         if (mine >> k & 1) st = open_slot(&t, k, t.comm);
+    /* A level has a checkpoint from its first moment: --resume finds every
+     * level that started, and the last good checkpoint of a level that
+     * fails early is its start. */
+    for (int k = 0; k < m->levels && st == LG_OK && !cfg->resume; k++)
+        if (mine >> k & 1) st = save_slot(&t, k);
     if (st == LG_OK && t.comm) t.shared = t.slot[__builtin_ctz(mine)].lv;
     if (st == LG_OK) st = run(&t, mine);
     for (int k = 0; k < m->levels && st == LG_OK; k++)
@@ -531,6 +689,9 @@ lg_status lg_train(const lg_model_desc *m, const lg_dataset *ds, const lg_train_
                             : lg_error(LG_ERR_NUMERIC, "%s (and %d more levels stopped)",
                                        t.failure, t.nfailed - 1);
     for (int k = 0; k < m->levels; k++) close_slot(&t.slot[k]);
+    lg_rundir_free(t.rd);
     lg_dist_comm_free(t.comm);
+    lg_free(t.val_x);
+    lg_free(t.val_y);
     return st;
 }

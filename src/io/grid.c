@@ -33,6 +33,20 @@ static byte_map image_map(const float *x, size_t n, const lg_grid_opts *o) {
     return (byte_map){a, 255.f / (b - a), 0.f};
 }
 
+/* Pixels along one side for count images of side px (scaled) with padding. */
+static long grid_side(long count, int px, int scale, int pad) {
+    return count * ((long)px * scale + pad) + pad;
+}
+
+long lg_grid_max_items(const lg_grid_opts *opts, int h, int w, int cols) {
+    lg_grid_opts o = opts ? *opts : (lg_grid_opts){0, 2, 0, -1.f, 1.f, 1};
+    int s = o.scale > 1 ? o.scale : 1;
+    if (h <= 0 || w <= 0 || cols <= 0 || o.pad < 0) return 0;
+    if (grid_side(cols, w, s, o.pad) > LG_GRID_MAX_SIDE) return 0;
+    long rows = (LG_GRID_MAX_SIDE - o.pad) / ((long)h * s + o.pad);
+    return rows * cols;
+}
+
 lg_status lg_grid_make(lg_image **out, const float *x, int n, int c, int h, int w,
                        const lg_grid_opts *opts) {
     LG_CHECK(out && x, LG_ERR_ARG, "lg_grid_make: NULL argument");
@@ -47,10 +61,11 @@ lg_status lg_grid_make(lg_image **out, const float *x, int n, int c, int h, int 
     int cols = o.nrow_items > 0 ? o.nrow_items : (int)ceil(sqrt((double)n));
     if (cols > n) cols = n;
     int rows = (n + cols - 1) / cols;
-    long gw = (long)cols * ((long)w * s + o.pad) + o.pad;
-    long gh = (long)rows * ((long)h * s + o.pad) + o.pad;
-    LG_CHECK(gw <= 65535 && gh <= 65535, LG_ERR_SHAPE, "lg_grid_make: grid %ldx%ld too large",
-             gw, gh);
+    long gw = grid_side(cols, w, s, o.pad), gh = grid_side(rows, h, s, o.pad);
+    LG_CHECK(gw <= LG_GRID_MAX_SIDE && gh <= LG_GRID_MAX_SIDE, LG_ERR_SHAPE,
+             "a grid of %d images of %dx%d, %d per row, would be %ldx%ld pixels; a PNG side "
+             "may have at most %d (at most %ld images)", n, w * s, h * s, cols, gw, gh,
+             LG_GRID_MAX_SIDE, lg_grid_max_items(&o, h, w, cols));
     lg_image *im = calloc(1, sizeof *im);
     LG_CHECK(im, LG_ERR_NOMEM, "lg_grid_make: out of memory");
     im->w = (int)gw;

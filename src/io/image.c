@@ -66,10 +66,13 @@ static lg_status png_decode(lg_image **out, const void *bytes, size_t len, const
     return LG_OK;
 }
 
-lg_status lg_png_write(const char *path, const lg_image *im) {
-    LG_CHECK(path && im && im->px, LG_ERR_ARG, "lg_png_write: NULL argument");
+lg_status lg_png_encode(const lg_image *im, void **out, size_t *len, const char *name) {
+    LG_CHECK(im && im->px && out && len, LG_ERR_ARG, "lg_png_encode: NULL argument");
+    *out = NULL;
+    *len = 0;
+    if (!name) name = "<png>";
     LG_CHECK(im->w > 0 && im->h > 0 && (im->c == 1 || im->c == 3 || im->c == 4), LG_ERR_ARG,
-             "%s: cannot write a %dx%dx%d image as PNG", path, im->w, im->h, im->c);
+             "%s: cannot write a %dx%dx%d image as PNG", name, im->w, im->h, im->c);
     png_image pi;
     memset(&pi, 0, sizeof pi);
     pi.version = PNG_IMAGE_VERSION;
@@ -79,14 +82,45 @@ lg_status lg_png_write(const char *path, const lg_image *im) {
     png_alloc_size_t size = 0;
     png_int_32 stride = (png_int_32)im->w * im->c;
     if (!png_image_write_to_memory(&pi, NULL, &size, 0, im->px, stride, NULL))
-        return lg_error(LG_ERR_FORMAT, "%s: PNG encoding failed: %s", path, pi.message);
+        return lg_error(LG_ERR_FORMAT, "%s: PNG encoding failed: %s", name, pi.message);
     void *buf = lg_alloc(size);
-    LG_CHECK(buf, LG_ERR_NOMEM, "%s: out of memory for %zu PNG bytes", path, (size_t)size);
-    lg_status st = LG_OK;
-    if (!png_image_write_to_memory(&pi, buf, &size, 0, im->px, stride, NULL))
-        st = lg_error(LG_ERR_FORMAT, "%s: PNG encoding failed: %s", path, pi.message);
-    if (st == LG_OK) st = lg_atomic_write_file(path, buf, size);
+    LG_CHECK(buf, LG_ERR_NOMEM, "%s: out of memory for %zu PNG bytes", name, (size_t)size);
+    if (!png_image_write_to_memory(&pi, buf, &size, 0, im->px, stride, NULL)) {
+        lg_free(buf);
+        return lg_error(LG_ERR_FORMAT, "%s: PNG encoding failed: %s", name, pi.message);
+    }
+    *out = buf;
+    *len = size;
+    return LG_OK;
+}
+
+lg_status lg_png_write(const char *path, const lg_image *im) {
+    LG_CHECK(path, LG_ERR_ARG, "lg_png_write: NULL path");
+    void *buf;
+    size_t size;
+    LG_TRY(lg_png_encode(im, &buf, &size, path));
+    lg_status st = lg_atomic_write_file(path, buf, size);
     lg_free(buf);
+    return st;
+}
+
+lg_status lg_outputs_add_png(lg_outputs *o, const char *path, const lg_image *im) {
+    LG_CHECK(o && path, LG_ERR_ARG, "lg_outputs_add_png: NULL argument");
+    LG_TRY(lg_output_check(path)); /* before encoding a large grid */
+    void *buf;
+    size_t size;
+    LG_TRY(lg_png_encode(im, &buf, &size, path));
+    lg_status st = lg_outputs_add(o, path, buf, size);
+    lg_free(buf);
+    return st;
+}
+
+lg_status lg_output_png(const char *path, const lg_image *im) {
+    lg_outputs *o;
+    LG_TRY(lg_outputs_new(&o));
+    lg_status st = lg_outputs_add_png(o, path, im);
+    if (st == LG_OK) st = lg_outputs_commit(o);
+    lg_outputs_free(o);
     return st;
 }
 
@@ -181,16 +215,20 @@ lg_status lg_image_fit(const lg_image *im, int c, int size, uint8_t *dst, const 
     LG_CHECK(c == 1 || c == 3, LG_ERR_ARG, "%s: channels must be 1 or 3, got %d", path, c);
     LG_CHECK(size > 0 && im->w > 0 && im->h > 0, LG_ERR_ARG, "%s: cannot fit %dx%d into %d",
              path, im->w, im->h, size);
-    int sw, sh;
-    if (im->w <= im->h) {
-        sw = size;
-        sh = (int)lround((double)im->h * size / im->w);
-    } else {
-        sh = size;
-        sw = (int)lround((double)im->w * size / im->h);
-    }
-    if (sw < size) sw = size;
-    if (sh < size) sh = size;
+    /* Shorter side to size; the longer one in double first, since a thin
+     * image can make it overflow an int. */
+    double lw = im->w <= im->h ? size : fmax(size, round((double)im->w * size / im->h));
+    double lh = im->w <= im->h ? fmax(size, round((double)im->h * size / im->w)) : size;
+    /* The resize happens before the crop, so a thin image (a 2 KB PNG of
+     * 1 x 1,000,000 pixels) would need gigabytes here: bound it first. No
+     * larger than the input (bounded when decoded), or 2^28 bytes of floats. */
+    const double in_values = (double)im->w * im->h * c;
+    const double max_values = fmax(in_values, (double)IMAGE_MAX_PIXELS / sizeof(float));
+    LG_CHECK(lw * lh * c <= max_values, LG_ERR_FORMAT,
+             "%s: a %dx%d image would be resized to %.0fx%.0f before the %dx%d crop, more than "
+             "the 2^28 bytes allowed (aspect ratio too extreme)", path, im->w, im->h, lw, lh,
+             size, size);
+    const int sw = (int)lw, sh = (int)lh;
     size_t in_n = (size_t)im->w * im->h * c, out_n = (size_t)sw * sh * c;
     float *in = lg_alloc_floats(in_n), *out = lg_alloc_floats(out_n);
     lg_status st = in && out ? LG_OK : lg_error(LG_ERR_NOMEM, "%s: out of memory resizing", path);

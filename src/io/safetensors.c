@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/check.h"
+#include "io/file.h"
 #include "lapgan/io.h"
 
 /* The reference implementation's cap; a header this big is an attack, not
@@ -339,8 +340,8 @@ lg_status lg_st_read(lg_safetensors **out, const char *path) {
     *out = NULL;
     LG_CHECK(path, LG_ERR_ARG, "lg_st_read: path is NULL");
     LG_TRY(check_host());
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    LG_CHECK(fd >= 0, LG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
+    LG_TRY(lg_open_regular(path, &fd, NULL));
     lg_status s = read_fd(out, fd, path);
     close(fd);
     return s;

@@ -1,6 +1,7 @@
 /* Elementwise activations. Backward of ReLU/LeakyReLU reads the sign of the
- * input x (the output's sign is the same, so x may be the output when the
- * net runs them in place); Sigmoid and Tanh read their output y. */
+ * input x; with a slope >= 0 the output has the same sign, so x may be the
+ * output when the net runs them in place (net.c runs a negative slope out
+ * of place). Sigmoid and Tanh read their output y. */
 #include <math.h>
 
 #include "nn/layer.h"

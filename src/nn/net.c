@@ -47,20 +47,30 @@ static int is_activation(lg_layer_kind k) {
            k == LG_LAYER_TANH;
 }
 
+/* Whether an activation's backward gives the same result when handed its
+ * output where it expects its input. ReLU/LeakyReLU read only "x > 0",
+ * which y > 0 reproduces exactly when the slope is >= 0 (slope 0 is ReLU);
+ * a negative slope maps x < 0 to y > 0, so it must keep its input.
+ * Sigmoid/Tanh read their output anyway. */
+static int backward_from_output(const lg_layer_spec *s) {
+    return s->kind != LG_LAYER_LEAKY_RELU || s->slope >= 0;
+}
+
 /* Elementwise layers may overwrite their input when the layer below never
- * reads its own output in backward: conv, linear and batch norm read their
- * input; ReLU/LeakyReLU read only the sign, which their output and a dropout
- * of it keep (where dropout zeroed a value, dy is zero too). So an
- * activation's backward sees its output where it expects its input with the
- * same result, and Sigmoid/Tanh read the output anyway; dropout reads its
- * mask. Saves one activation-sized buffer per hidden layer, as PyTorch's
+ * reads its own output in backward (conv, linear and batch norm read their
+ * input) and their own backward can be computed from their output
+ * (backward_from_output). Dropout reads only its mask; over a ReLU/LeakyReLU
+ * it keeps the sign that activation's backward reads when the activation
+ * runs in place (where dropout zeroed a value, dy is zero too), and an
+ * activation that does not run in place reads its own, untouched input.
+ * Saves one activation-sized buffer per hidden layer, as PyTorch's
  * inplace=True does. Layer 0 keeps the net's input copy intact. */
 static int in_place(const lg_net *net, int i) {
     if (i == 0) return 0;
     lg_layer_kind k = net->layers[i].s.kind, below = net->layers[i - 1].s.kind;
     int reads_input = below == LG_LAYER_CONV2D || below == LG_LAYER_LINEAR ||
                       below == LG_LAYER_BATCHNORM;
-    if (is_activation(k)) return reads_input;
+    if (is_activation(k)) return reads_input && backward_from_output(&net->layers[i].s);
     return k == LG_LAYER_DROPOUT &&
            (reads_input || below == LG_LAYER_RELU || below == LG_LAYER_LEAKY_RELU);
 }
@@ -110,15 +120,12 @@ static lg_status plan_layer(lg_layer *l) {
     case LG_LAYER_LEAKY_RELU:
         if (!(s->slope > -1e30f && s->slope < 1e30f))
             return LAYER_ERR(LG_ERR_ARG, l, "slope %g is not finite", s->slope);
-        if (s->slope == 0) s->slope = 0.2f;
-        break;
+        break; /* 0 is a slope (ReLU); lg_layer_defaults has the usual 0.2 */
     case LG_LAYER_BATCHNORM:
         if (!(s->eps >= 0) || !(s->momentum >= 0 && s->momentum <= 1))
             return LAYER_ERR(LG_ERR_ARG, l, "eps %g must be >= 0 and momentum %g in [0, 1]",
                              s->eps, s->momentum);
-        if (s->eps == 0) s->eps = 1e-5f;
-        if (s->momentum == 0) s->momentum = 0.1f;
-        break;
+        break; /* 0 is a setting for both; lg_layer_defaults has PyTorch's */
     case LG_LAYER_DROPOUT:
         if (!(s->p >= 0 && s->p <= 1))
             return LAYER_ERR(LG_ERR_ARG, l, "drop probability %g outside [0, 1]", s->p);
@@ -211,8 +218,10 @@ static lg_status plan(lg_net *net, const lg_layer_spec *specs) {
         size_t out;
         if (lg_mul_overflow(lg_layer_out_numel(l), (size_t)cfg->max_batch, &out) || out > INT_MAX ||
             weight_numel(l) > INT_MAX)
-            return LAYER_ERR(LG_ERR_NOMEM, l, "%dx%dx%d output for batch %d is too large", l->co,
-                             l->ho, l->wo, cfg->max_batch);
+            return LAYER_ERR(LG_ERR_NOMEM, l, "%dx%dx%d output for batch %d is too large (a batch's "
+                             "activation must stay below 2^31 values: batch at most %zu, or "
+                             "fewer maps)", l->co, l->ho, l->wo, cfg->max_batch,
+                             lg_layer_out_numel(l) ? (size_t)INT_MAX / lg_layer_out_numel(l) : 0);
         c = l->co;
         h = l->ho;
         w = l->wo;
@@ -355,6 +364,18 @@ void lg_net_out_shape(const lg_net *net, int *c, int *h, int *w) {
 }
 
 int lg_net_layer_count(const lg_net *net) { return net ? net->nlayers : 0; }
+
+lg_status lg_net_layer_at(const lg_net *net, int i, lg_layer_spec *spec, int *c, int *h, int *w) {
+    LG_CHECK(net && spec && c && h && w, LG_ERR_ARG, "lg_net_layer_at: NULL argument");
+    LG_CHECK(i >= 0 && i < net->nlayers, LG_ERR_ARG, "lg_net_layer_at: layer %d not in [0, %d)",
+             i, net->nlayers);
+    const lg_layer *l = &net->layers[i];
+    *spec = l->s;
+    *c = l->ci;
+    *h = l->hi;
+    *w = l->wi;
+    return LG_OK;
+}
 
 static lg_status layer_forward(lg_layer *l, const lg_layer_ctx *c, const float *x) {
     switch (l->s.kind) {

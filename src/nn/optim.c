@@ -1,9 +1,12 @@
 /* Optimisers over the flat parameter array: one elementwise loop each.
- * SGD: v = mu v + (g + wd p); p -= lr v   (torch.optim.SGD, dampening 0; a
- *      zero-initialised v gives PyTorch's v = g on the first step).
+ * SGD, with g' = g + wd p and d the dampening (mu for Torch7's optim.sgd,
+ *      0 for torch.optim.SGD): v = mu v + (1 - d) g'; p -= lr v. Like both
+ *      libraries, the first step with mu != 0 sets v = g' (no dampening),
+ *      and a step with mu == 0 keeps no buffer: p -= lr g'.
  * Adam: g += wd p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
  *      p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)   (torch.optim.Adam). */
 #include <math.h>
+#include <string.h>
 
 #include "core/check.h"
 #include "lapgan/nn.h"
@@ -17,12 +20,30 @@ struct lg_optim {
 
 #define LG_OPT_PAR_MIN 16384
 
+static const char *const sgd_style_names[LG_SGD_STYLE_COUNT] = {"pytorch", "torch7"};
+
+const char *lg_sgd_style_name(lg_sgd_style s) {
+    return s >= 0 && s < LG_SGD_STYLE_COUNT ? sgd_style_names[s] : "?";
+}
+
+lg_status lg_sgd_style_parse(const char *name, lg_sgd_style *out) {
+    LG_CHECK(name && out, LG_ERR_ARG, "lg_sgd_style_parse: NULL argument");
+    for (int i = 0; i < LG_SGD_STYLE_COUNT; i++)
+        if (!strcmp(name, sgd_style_names[i])) {
+            *out = (lg_sgd_style)i;
+            return LG_OK;
+        }
+    return lg_error(LG_ERR_ARG, "unknown momentum style '%s' (torch7 or pytorch)", name);
+}
+
 lg_status lg_optim_new(lg_optim **out, const lg_optim_cfg *cfg, size_t nparams) {
     LG_CHECK(out, LG_ERR_ARG, "lg_optim_new: out is NULL");
     *out = NULL;
     LG_CHECK(cfg, LG_ERR_ARG, "lg_optim_new: cfg is NULL");
     LG_CHECK(cfg->kind == LG_OPT_SGD || cfg->kind == LG_OPT_ADAM, LG_ERR_ARG,
              "lg_optim_new: unknown optimiser kind %d", (int)cfg->kind);
+    LG_CHECK(cfg->sgd_style >= 0 && cfg->sgd_style < LG_SGD_STYLE_COUNT, LG_ERR_ARG,
+             "lg_optim_new: unknown momentum style %d", (int)cfg->sgd_style);
     LG_CHECK(nparams > 0, LG_ERR_ARG, "lg_optim_new: no parameters to optimise");
     LG_CHECK(cfg->lr >= 0 && isfinite(cfg->lr) && cfg->momentum >= 0 && cfg->weight_decay >= 0 &&
                  cfg->lr_decay >= 0 && cfg->lr_min >= 0 && cfg->mom_step >= 0 &&
@@ -36,9 +57,6 @@ lg_status lg_optim_new(lg_optim **out, const lg_optim_cfg *cfg, size_t nparams) 
     lg_optim *o = lg_alloc(sizeof *o);
     if (!o) return LG_ERR_NOMEM;
     o->cfg = *cfg;
-    if (o->cfg.beta1 == 0) o->cfg.beta1 = 0.9f;
-    if (o->cfg.beta2 == 0) o->cfg.beta2 = 0.999f;
-    if (o->cfg.eps == 0) o->cfg.eps = 1e-8f;
     o->n = nparams;
     o->state = lg_alloc_floats(cfg->kind == LG_OPT_ADAM ? 2 * nparams : nparams);
     if (!o->state) {
@@ -47,6 +65,12 @@ lg_status lg_optim_new(lg_optim **out, const lg_optim_cfg *cfg, size_t nparams) 
     }
     *out = o;
     return LG_OK;
+}
+
+lg_optim_cfg lg_optim_defaults(lg_opt_kind kind, float lr) {
+    lg_optim_cfg c = {.kind = kind, .sgd_style = LG_SGD_PYTORCH, .lr = lr, .beta1 = LG_ADAM_BETA1,
+                      .beta2 = LG_ADAM_BETA2, .eps = LG_ADAM_EPS, .mom_max = 1.0f};
+    return c;
 }
 
 void lg_optim_free(lg_optim *o) {
@@ -61,13 +85,36 @@ void lg_optim_schedule(const lg_optim_cfg *cfg, double epoch, float *lr, float *
     if (r < cfg->lr_min) r = cfg->lr_min;
     double m;
     if (cfg->kind == LG_OPT_ADAM) {
-        m = cfg->beta1 == 0 ? 0.9 : cfg->beta1;
+        m = cfg->beta1;
     } else {
         m = cfg->momentum + cfg->mom_step * epoch;
-        if (cfg->mom_max > 0 && m > cfg->mom_max) m = cfg->mom_max;
+        if (m > cfg->mom_max) m = cfg->mom_max;
     }
     if (lr) *lr = (float)r;
     if (mom) *mom = (float)m;
+}
+
+/* The buffer's first write copies g' (a = 0, b = 1); later ones take
+ * v = mu v + (1 - d) g'. t counts the writes, so a checkpoint's t says
+ * whether the buffer has been set. */
+static void sgd_step(lg_optim *o, float *restrict params, const float *restrict grads, float lr,
+                     float mom) {
+    const float wd = o->cfg.weight_decay;
+    const long n = (long)o->n;
+    if (mom == 0) {
+#pragma omp parallel for simd schedule(static) if (n >= LG_OPT_PAR_MIN)
+        for (long i = 0; i < n; i++) params[i] -= lr * (grads[i] + wd * params[i]);
+        return;
+    }
+    const float damp = o->cfg.sgd_style == LG_SGD_TORCH7 ? mom : 0.0f;
+    const float a = o->t ? mom : 0.0f, b = o->t ? 1.0f - damp : 1.0f;
+    float *restrict v = o->state;
+#pragma omp parallel for simd schedule(static) if (n >= LG_OPT_PAR_MIN)
+    for (long i = 0; i < n; i++) {
+        v[i] = a * v[i] + b * (grads[i] + wd * params[i]);
+        params[i] -= lr * v[i];
+    }
+    o->t++;
 }
 
 lg_status lg_optim_step(lg_optim *o, float *params, const float *grads, double epoch) {
@@ -77,16 +124,11 @@ lg_status lg_optim_step(lg_optim *o, float *params, const float *grads, double e
     lg_optim_schedule(&o->cfg, epoch, &lr, &mom);
     const float wd = o->cfg.weight_decay;
     const long n = (long)o->n;
-    o->t++;
     if (o->cfg.kind == LG_OPT_SGD) {
-        float *restrict v = o->state;
-#pragma omp parallel for simd schedule(static) if (n >= LG_OPT_PAR_MIN)
-        for (long i = 0; i < n; i++) {
-            v[i] = mom * v[i] + (grads[i] + wd * params[i]);
-            params[i] -= lr * v[i];
-        }
+        sgd_step(o, params, grads, lr, mom);
         return LG_OK;
     }
+    o->t++;
     const float b1 = o->cfg.beta1, b2 = o->cfg.beta2, eps = o->cfg.eps;
     const float step = lr / (float)(1.0 - pow(b1, (double)o->t));
     const float bc2 = (float)sqrt(1.0 - pow(b2, (double)o->t));

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/check.h"
 #include "io/file.h"
@@ -215,6 +217,10 @@ static lg_status build(sqlite3 *h, const char *path, lg_study_report *r) {
 lg_status lg_study_report_build(const char *db_path, lg_study_report *out) {
     LG_CHECK(db_path && out, LG_ERR_ARG, "lg_study_report_build: NULL argument");
     memset(out, 0, sizeof *out);
+    /* SQLite's open() of a FIFO would block before any check. */
+    int fd;
+    LG_TRY(lg_open_regular(db_path, &fd, NULL));
+    close(fd);
     /* Opening checks the file and its schema; the report then only reads. */
     lg_study_db *db;
     LG_TRY(lg_study_db_open(&db, db_path, 0, 0));
@@ -342,12 +348,11 @@ lg_status lg_study_report_html_write(const lg_study_report *r, const char *path)
     LG_TRY(lg_study_report_html(r, &sec));
     unsigned char *old = NULL;
     size_t old_len = 0;
-    lg_status st = LG_OK;
-    FILE *f = fopen(path, "rb");
-    if (f) {
-        fclose(f);
-        st = lg_read_file(path, 64u << 20, &old, &old_len);
-    }
+    /* An existing page gets the section; a FIFO or link there is refused
+     * by lg_output_check, never opened. */
+    lg_status st = lg_output_check(path);
+    struct stat sb;
+    if (st == LG_OK && lstat(path, &sb) == 0) st = lg_read_file(path, 64u << 20, &old, &old_len);
     sbuf b = {0};
     if (st == LG_OK && old) {
         /* Replace an earlier study section, else insert before </body>. */
@@ -367,7 +372,7 @@ lg_status lg_study_report_html_write(const lg_study_report *r, const char *path)
         put(&b, "%s%s</body>\n</html>\n", page_head, sec);
     }
     if (st == LG_OK && (b.oom || !b.buf)) st = lg_error(LG_ERR_NOMEM, "out of memory");
-    if (st == LG_OK) st = lg_atomic_write_file(path, b.buf, b.len);
+    if (st == LG_OK) st = lg_output_write_file(path, b.buf, b.len);
     free(b.buf);
     lg_free(old);
     free(sec);

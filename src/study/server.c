@@ -1,11 +1,18 @@
 /* The study's HTTP server (libmicrohttpd, thread pool).
  *
  * Routes: GET / (the page), POST /api/session, GET /api/next,
- * GET /img/<trial>, POST /api/answer. A participant is a random 128-bit
+ * GET /img/<trial>, POST /api/answer, and GET /api/status for the
+ * experimenter (loopback clients only). A participant is a random 128-bit
  * session token in an HttpOnly cookie; trials are random 128-bit tokens
  * bound to their session. Nothing a participant can read (URL, headers,
  * length, timing) depends on a trial's source: every image is pre-encoded,
  * of one length, with one set of headers.
+ *
+ * No client can lock others out: connections from one address are bounded
+ * (opts->per_client, below the total), idle ones are closed after
+ * opts->idle_timeout_s, so a flood from one address leaves slots for new
+ * participants. A failed database write is counted, reported through
+ * opts->on_db_error and shown by /api/status.
  */
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -17,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/check.h"
 #include "study/study.h"
@@ -65,9 +73,13 @@ struct lg_study_server {
     lg_study_db *db;
     int64_t config_id;
     int port;
-    pthread_mutex_t mu; /* sessions, trials and their fields */
+    pthread_mutex_t mu; /* sessions, trials and their fields, the failure record */
     table sessions, trials;
     int nsessions;
+    void (*on_db_error)(void *ud, const char *msg);
+    void *ud;
+    int64_t db_failures;
+    char last_db_error[512], last_db_error_utc[32];
 };
 
 typedef struct {
@@ -164,8 +176,37 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned code, const 
     return respond(c, code, "application/json", buf, (size_t)n, MHD_RESPMEM_MUST_COPY, cookie);
 }
 
+/* Sends j (taking it; NULL: out of memory) as written by jansson. */
+static enum MHD_Result send_value(struct MHD_Connection *c, unsigned code, json_t *j) {
+    char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!body) return MHD_NO;
+    enum MHD_Result r = respond(c, code, "application/json", body, strlen(body),
+                                MHD_RESPMEM_MUST_COPY, NULL);
+    free(body);
+    return r;
+}
+
+/* {"error": msg}, escaped by jansson: msg may hold quotes (the 400's
+ * description of a valid answer does). */
 static enum MHD_Result error(struct MHD_Connection *c, unsigned code, const char *msg) {
-    return send_json(c, code, NULL, "{\"error\":\"%s\"}", msg);
+    return send_value(c, code, json_pack("{s:s}", "error", msg));
+}
+
+/* Records a failed database write (lg_errmsg() holds its message) and
+ * hands it to the caller's hook, outside the lock. */
+static void db_failed(lg_study_server *s) {
+    char msg[512], utc[32];
+    snprintf(msg, sizeof msg, "%s", lg_errmsg());
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(utc, sizeof utc, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    pthread_mutex_lock(&s->mu);
+    s->db_failures++;
+    memcpy(s->last_db_error, msg, sizeof msg);
+    memcpy(s->last_db_error_utc, utc, sizeof utc);
+    pthread_mutex_unlock(&s->mu);
+    if (s->on_db_error) s->on_db_error(s->ud, msg);
 }
 
 /* ---- sessions and trials (callers hold s->mu) ----------------------------- */
@@ -220,9 +261,14 @@ static enum MHD_Result h_session(lg_study_server *s, struct MHD_Connection *c) {
     char token[33], cookie[128];
     int64_t id = 0;
     lg_status st = lg_study_token(token);
-    if (st == LG_OK) st = lg_study_db_session_new(s->db, token, s->config_id, &id);
+    int db_fail = 0;
+    if (st == LG_OK) {
+        st = lg_study_db_session_new(s->db, token, s->config_id, &id);
+        db_fail = st != LG_OK;
+    }
     p = st == LG_OK ? add_session(s, id, token, 0) : NULL;
     pthread_mutex_unlock(&s->mu);
+    if (db_fail) db_failed(s);
     if (!p) return error(c, 500, "cannot start a session");
     snprintf(cookie, sizeof cookie, COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict", token);
     return send_json(c, 200, cookie, "{\"trials\":%d,\"done\":0}", s->cfg->trials);
@@ -330,9 +376,46 @@ static enum MHD_Result h_answer(lg_study_server *s, struct MHD_Connection *c, co
     if (st == LG_OK && t->sess->pending == t) t->sess->pending = NULL;
     const int done = t->sess->next - (t->sess->pending != NULL);
     pthread_mutex_unlock(&s->mu);
-    if (st != LG_OK) return error(c, 500, "cannot store the judgement");
+    if (st == LG_ERR_ARG) return error(c, 409, "already answered");
+    if (st != LG_OK) {
+        db_failed(s);
+        return error(c, 500, "cannot store the judgement; please try again");
+    }
     return send_json(c, 200, NULL, "{\"ok\":true,\"done\":%d,\"total\":%d}", done,
                      s->cfg->trials);
+}
+
+/* Whether the client is this machine (127.0.0.0/8, ::1, or ::ffff:127.x). */
+static int from_loopback(struct MHD_Connection *c) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET)
+        return ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24 == 127;
+    if (sa && sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return 0;
+}
+
+/* The experimenter's view: counts, open connections and the database
+ * failures, which participants only see as a 500. Not for participants
+ * (it names the database file), so loopback only. */
+static enum MHD_Result h_status(lg_study_server *s, struct MHD_Connection *c) {
+    if (!from_loopback(c)) return error(c, 404, "not found");
+    const union MHD_DaemonInfo *di =
+        MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    const int64_t judged = lg_study_db_count(s->db);
+    pthread_mutex_lock(&s->mu);
+    json_t *j = json_pack("{s:i,s:I,s:i,s:I,s:s?,s:s?}", "sessions", s->nsessions,
+                          "judgements", (json_int_t)judged, "connections",
+                          di ? (int)di->num_connections : -1, "db_write_failures",
+                          (json_int_t)s->db_failures, "last_db_error",
+                          s->db_failures ? s->last_db_error : NULL, "last_db_error_utc",
+                          s->db_failures ? s->last_db_error_utc : NULL);
+    pthread_mutex_unlock(&s->mu);
+    return send_value(c, 200, j);
 }
 
 static enum MHD_Result route(lg_study_server *s, struct MHD_Connection *c, const char *url,
@@ -348,6 +431,7 @@ static enum MHD_Result route(lg_study_server *s, struct MHD_Connection *c, const
     if (!strcmp(url, "/api/session")) return post ? h_session(s, c) : error(c, 405, "use POST");
     if (!strcmp(url, "/api/next")) return get ? h_next(s, c) : error(c, 405, "use GET");
     if (!strcmp(url, "/api/answer")) return post ? h_answer(s, c, rq) : error(c, 405, "use POST");
+    if (!strcmp(url, "/api/status")) return get ? h_status(s, c) : error(c, 405, "use GET");
     if (!strncmp(url, "/img/", 5) && strlen(url) == 5 + 32)
         return get ? h_image(s, c, url + 5) : error(c, 405, "use GET");
     return error(c, 404, "not found");
@@ -416,40 +500,58 @@ static lg_status parse_host(const char *host, int port, struct sockaddr_storage 
 }
 
 lg_status lg_study_server_start(lg_study_server **out, lg_study_cfg *cfg, lg_study_db *db,
-                                int64_t config_id, const char *host, int port, int threads) {
-    LG_CHECK(out && cfg && db && host && port >= 0 && port <= 65535 && threads >= 1,
+                                int64_t config_id, const lg_study_server_opts *o) {
+    LG_CHECK(out && cfg && db && o && o->host && o->port >= 0 && o->port <= 65535 &&
+                 o->threads >= 1 && o->max_connections >= 2 && o->per_client >= 1 &&
+                 o->idle_timeout_s >= 1,
              LG_ERR_ARG, "lg_study_server_start: bad argument");
+    /* Below the total, so one address can never take every slot. */
+    LG_CHECK(o->per_client < o->max_connections, LG_ERR_ARG,
+             "--per-client %d must be below --max-connections %d", o->per_client,
+             o->max_connections);
     *out = NULL;
     struct sockaddr_storage sa;
     int v6;
-    LG_TRY(parse_host(host, port, &sa, &v6));
+    LG_TRY(parse_host(o->host, o->port, &sa, &v6));
     lg_study_server *s = calloc(1, sizeof *s);
     LG_CHECK(s, LG_ERR_NOMEM, "out of memory");
     s->cfg = cfg, s->db = db, s->config_id = config_id;
+    s->on_db_error = o->on_db_error, s->ud = o->ud;
     pthread_mutex_init(&s->mu, NULL);
     lg_status st = lg_study_db_sessions(db, restore_session, s);
     if (st == LG_OK) {
         s->d = MHD_start_daemon(
             MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | (v6 ? MHD_USE_IPv6 : 0), 0, NULL,
             NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
-            MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-            MHD_OPTION_LISTEN_BACKLOG_SIZE, 256u, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-            NULL, MHD_OPTION_EXTERNAL_LOGGER, quiet_logger, NULL, MHD_OPTION_END);
-        if (!s->d) st = lg_error(LG_ERR_IO, "cannot listen on %s port %d (in use?)", host, port);
+            MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections,
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->per_client,
+            MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_CONNECTION_TIMEOUT,
+            (unsigned)o->idle_timeout_s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 256u,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+            quiet_logger, NULL, MHD_OPTION_END);
+        if (!s->d)
+            st = lg_error(LG_ERR_IO, "cannot listen on %s port %d (in use?)", o->host, o->port);
     }
     if (st != LG_OK) {
         lg_study_server_stop(s);
         return st;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = di ? di->port : port;
+    s->port = di ? di->port : o->port;
     *out = s;
     return LG_OK;
 }
 
 int lg_study_server_port(const lg_study_server *s) { return s ? s->port : 0; }
+
+int64_t lg_study_server_db_failures(lg_study_server *s) {
+    pthread_mutex_lock(&s->mu);
+    int64_t n = s->db_failures;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
 
 void lg_study_server_stop(lg_study_server *s) {
     if (!s) return;

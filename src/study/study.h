@@ -179,11 +179,26 @@ lg_status lg_study_report_html_write(const lg_study_report *r, const char *path)
 
 typedef struct lg_study_server lg_study_server;
 
-/* Starts the HTTP server on host:port (port 0: any free port) with its
- * own threads. The cfg and db must outlive the server. */
+typedef struct {
+    const char *host;    /* IPv4 or IPv6 address, or "localhost" */
+    int port;            /* 0: any free port */
+    int threads;         /* server threads */
+    int max_connections; /* open connections in all */
+    int per_client;      /* from one address; below max_connections */
+    int idle_timeout_s;  /* an idle connection is closed after this */
+    /* Called from a server thread for every failed database write, with
+     * its message; may be NULL. The server itself prints nothing. */
+    void (*on_db_error)(void *ud, const char *msg);
+    void *ud;
+} lg_study_server_opts;
+
+/* Starts the HTTP server with its own threads. The cfg and db must outlive
+ * the server. */
 lg_status lg_study_server_start(lg_study_server **out, lg_study_cfg *cfg, lg_study_db *db,
-                                int64_t config_id, const char *host, int port, int threads);
+                                int64_t config_id, const lg_study_server_opts *opts);
 int lg_study_server_port(const lg_study_server *s);
+/* Database writes that failed so far (each also went to on_db_error). */
+int64_t lg_study_server_db_failures(lg_study_server *s);
 void lg_study_server_stop(lg_study_server *s);
 
 /* The embedded page (page.c). */

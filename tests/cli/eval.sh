@@ -9,7 +9,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 fm=/usr/share/datasets/fashion-mnist
-if [ ! -f "$fm/train-images-idx3-ubyte.gz" ]; then echo "SKIP eval: no Fashion-MNIST in $fm"; exit 0; fi
+if [ ! -f "$fm/train-images-idx3-ubyte.gz" ]; then skip_all eval "no Fashion-MNIST in $fm (scripts/deps.sh installs dataset-fashion-mnist)"; fi
 t=$tmp
 
 # cut FIRST COUNT NAME: images FIRST.. of the training set as NAME.img/.lab (IDX, COUNT < 65536).
@@ -45,7 +45,7 @@ ev parzen $pz >"$t/p1" 2>&1; rc1=$?
 ev parzen $pz >"$t/p2" 2>&1
 m1=$(num 'test log-likelihood' "$t/p1"); m2=$(num 'test log-likelihood' "$t/p2")
 if [ $rc1 -eq 0 ] && [ -n "$m1" ] && [ "$m1" = "$m2" ] && grep -q '<- chosen' "$t/p1" &&
-   grep -q 'sigma search on 100 validation' "$t/p1" && grep -q '200 images of' "$t/p1" &&
+   grep -qE 'sigma search on [0-9]+ held-out validation images' "$t/p1" && grep -q '200 images of' "$t/p1" &&
    awk -v m="$m1" 'BEGIN { exit !(m < 0 && m > -1e5) }'; then pass eval_parzen
 else fail eval_parzen "rc $rc1, means '$m1' '$m2': $(head -c 300 "$t/p1")"; fi
 ev parzen $pz --sigma-grid 0.25 >"$t/p3" 2>&1
@@ -98,7 +98,7 @@ if "$bin" report "$run" -o "$t/r.html" >"$t/rep" 2>&1 &&
 printf '[1, 2]' >"$t/bad.json"
 mkdir -p "$t/badrun" && cp "$run"/level_*.safetensors "$t/badrun/" && cp "$t/bad.json" "$t/badrun/metrics.json"
 expect_fail eval_no_action 2 '^lapgan eval: expected' "$bin" eval
-expect_fail eval_bad_action 2 "unknown action 'fid'" "$bin" eval fid --model "$run"
+expect_fail eval_bad_action 2 "unknown action 'frob'" "$bin" eval frob --model "$run"
 expect_fail eval_unknown_option 2 "unknown option '--frob'" "$bin" eval parzen --model "$run" --frob
 expect_fail eval_wrong_action_option 2 'not an option of .eval nn' "$bin" eval nn --model "$run" --classifier x
 expect_fail eval_no_model 2 'model RUN_DIR is required' "$bin" eval parzen

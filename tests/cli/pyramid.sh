@@ -32,7 +32,7 @@ if "$bin" pyramid fashion --index 3 --levels 3 -o "$tmp/fashion.png" 2>"$tmp/err
   ls "$tmp"/*.tmp.* >/dev/null 2>&1 && fail no_temp_files || pass no_temp_files
 else
   if [ -d /usr/share/datasets/fashion-mnist ]; then fail fashion_png "$(cat "$tmp/err")"
-  else echo "SKIP fashion_png: Fashion-MNIST absent"; fi
+  else skip_or_fail fashion_png "Fashion-MNIST absent (scripts/deps.sh installs dataset-fashion-mnist)"; fi
 fi
 
 "$bin" pyramid --help >"$tmp/help" 2>&1 && grep -q -- "--levels" "$tmp/help" && pass help || fail help

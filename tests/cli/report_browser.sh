@@ -9,8 +9,8 @@ set -u
 . "$(dirname "$0")/lib.sh"
 fm=/usr/share/datasets/fashion-mnist
 chromium=$(command -v chromium || command -v chromium-browser || true)
-if [ -z "$chromium" ]; then echo "SKIP report_browser: chromium is not installed (scripts/deps.sh test)"; exit 0; fi
-if [ ! -f "$fm/train-images-idx3-ubyte.gz" ]; then echo "SKIP report_browser: no Fashion-MNIST"; exit 0; fi
+if [ -z "$chromium" ]; then skip_all report_browser "chromium is not installed (scripts/deps.sh test)"; fi
+if [ ! -f "$fm/train-images-idx3-ubyte.gz" ]; then skip_all report_browser "no Fashion-MNIST (scripts/deps.sh installs dataset-fashion-mnist)"; fi
 shots=$(cd "$(dirname "$bin")" && pwd)/report-shots
 mkdir -p "$shots"
 t=$tmp run=$t/run

@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")/../.." && pwd)
 
 if [ ! -d /usr/share/datasets/fashion-mnist ] || ! command -v python3 >/dev/null; then
-  echo "SKIP study_http: needs Fashion-MNIST and python3"; exit 0
+  skip_all study_http "needs Fashion-MNIST and python3 (scripts/deps.sh installs them)"
 fi
 "$bin" train --preset tiny --steps 5 --out "$tmp/tiny" --quiet >/dev/null 2>"$tmp/err" &&
 "$bin" train --preset tiny --steps 5 --class-conditional --out "$tmp/cc" --quiet >/dev/null 2>>"$tmp/err" ||
@@ -46,7 +46,7 @@ expect_fail serve_truncated_db 1 "trunc.db" serve --db "$tmp/trunc.db" $m --port
 python3 -c "import sqlite3; sqlite3.connect('$tmp/other.db').execute('create table t(x)')"
 expect_fail serve_foreign_db 1 "not a lapgan study database" serve --db "$tmp/other.db" $m --port 0
 expect_fail serve_dir_as_db 1 "$tmp" serve --db "$tmp" $m --port 0
-expect_fail report_missing_db 1 "no such file" study report --db "$tmp/none.db"
+expect_fail report_missing_db 1 "none.db.*o such file" study report --db "$tmp/none.db"
 expect_fail report_corrupt_db 1 "corrupt.db" study report --db "$tmp/corrupt.db"
 expect_fail report_no_db 2 "--db FILE is required" study report
 expect_fail study_unknown_sub 2 "unknown subcommand" study frobnicate

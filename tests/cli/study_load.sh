@@ -6,15 +6,13 @@
 # LG_STUDY_LOAD_ARGS passes other options (e.g. "--judgements 100000
 # --time-limit 1200" for a longer run). Usage: study_load.sh LAPGAN
 set -u
-bin=${1:?usage: study_load.sh LAPGAN}
+source "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")/../.." && pwd)
-tmp=$(mktemp -d /tmp/lapgan-study-load.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
 if [ ! -d /usr/share/datasets/fashion-mnist ] || ! command -v python3 >/dev/null; then
-  echo "SKIP study_load: needs Fashion-MNIST and python3"; exit 0
+  skip_all study_load "needs Fashion-MNIST and python3 (scripts/deps.sh installs them)"
 fi
 if ! "$bin" train --preset tiny --steps 5 --out "$tmp/tiny" --quiet >/dev/null 2>"$tmp/err"; then
-  echo "FAIL study_load_train: $(cat "$tmp/err")"; exit 1
+  fail study_load_train "$(cat "$tmp/err")"; finish; exit
 fi
 # shellcheck disable=SC2086
 python3 "$here/tests/study/load.py" "$bin" "$tmp" "$tmp/tiny" ${LG_STUDY_LOAD_ARGS:-}

@@ -34,7 +34,7 @@ sed 's/"channels":1/"channels":5/' "$tmp/tiny.json" > "$tmp/c5.json"
 expect_fail model_bad_channels 1 "channels" "$B" train --model "$tmp/c5.json"
 
 if [ ! -d /usr/share/datasets/fashion-mnist ]; then
-  echo "SKIP train_tiny: Fashion-MNIST not installed"; finish; exit
+  skip_all train_tiny "Fashion-MNIST not installed (scripts/deps.sh installs dataset-fashion-mnist)"
 fi
 check train_tiny "$B" train --preset tiny --class-conditional --steps 4 --ckpt-every 2 \
   --sample-every 2 --log-every 1 --out "$D" --quiet --threads 2
@@ -53,8 +53,8 @@ check sample_seed_matters bash -c "! cmp -s '$tmp/s.png' '$tmp/s3.png'"
 check sample_class "$B" sample --model "$D" -n 10 --class 3 -o "$tmp/c3.png"
 expect_fail sample_bad_class 2 "classes 0 to 9" "$B" sample --model "$D" --class 10 -o "$tmp/x.png"
 expect_fail sample_unwritable 1 "/nonexistent" "$B" sample --model "$D" -n 4 -o /nonexistent/x.png
-# Resume with a different model is refused, naming the file.
-expect_fail resume_other_model 1 "level_.\.safetensors.*different model" \
+# Resume with a different model is refused, naming the file and the setting.
+expect_fail resume_other_model 1 "run\.json: model setting 'classes' is 10 in the run, 0 given" \
   "$B" train --preset tiny --steps 6 --out "$D" --resume --quiet
 # A resumed run continues where it stopped.
 check resume_more "$B" train --preset tiny --class-conditional --steps 6 --ckpt-every 2 \

@@ -12,6 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
+import common  # noqa: E402
 from common import Participant, Server  # noqa: E402
 
 binary, tmp, tiny, cc = sys.argv[1:5]
@@ -195,6 +196,8 @@ try:
 
     n = con.execute("SELECT COUNT(*) FROM judgements").fetchone()[0]
     check("db_rows_equal_acks", n == acked, (n, acked))
+    # Every error reply above that says application/json parses as {"error": "..."}.
+    check("json_error_bodies_parse", not common.bad_json_errors, common.bad_json_errors)
     con.close()
 finally:
     rc = srv.stop()

@@ -12,14 +12,15 @@ import time
 class Server:
     """`lapgan serve` on 127.0.0.1, any free port, its output in a log file."""
 
-    def __init__(self, binary, db, models, log, extra=(), start_timeout=120):
+    def __init__(self, binary, db, models, log, extra=(), start_timeout=120, preexec_fn=None):
         args = [binary, "serve", "--db", db, "--port", "0", "--host", "127.0.0.1"]
         for name, run in models:
             args += ["--model", f"{name}={run}"]
         args += list(extra)
         self.log = log
         self.out = open(log, "w")
-        self.proc = subprocess.Popen(args, stdout=self.out, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(args, stdout=self.out, stderr=subprocess.STDOUT,
+                                     preexec_fn=preexec_fn)
         self.port = None
         deadline = time.time() + start_timeout
         while time.time() < deadline and self.proc.poll() is None:
@@ -46,6 +47,25 @@ class Server:
         return rc
 
 
+# Every 4xx/5xx answer labelled application/json whose body is not a JSON
+# object with an "error" string: (method, path, status, body). The tests
+# check that it stays empty.
+bad_json_errors = []
+
+
+def check_error_body(method, path, status, headers, data):
+    """Records an error reply that claims to be JSON and does not parse."""
+    if status < 400 or not headers.get("Content-Type", "").startswith("application/json"):
+        return
+    try:
+        j = json.loads(data)
+        ok = isinstance(j, dict) and isinstance(j.get("error"), str) and j["error"]
+    except ValueError:
+        ok = False
+    if not ok:
+        bad_json_errors.append((method, path, status, data[:200]))
+
+
 class Participant:
     """One browser's worth of requests on a keep-alive connection."""
 
@@ -68,7 +88,9 @@ class Participant:
         self.conn.request(method, path, body=body, headers=h)
         r = self.conn.getresponse()
         data = r.read()
-        return r.status, dict(r.getheaders()), data
+        hdr = dict(r.getheaders())
+        check_error_body(method, path, r.status, hdr, data)
+        return r.status, hdr, data
 
     def start(self):
         st, hdr, data = self.request("POST", "/api/session")

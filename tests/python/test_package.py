@@ -1,0 +1,155 @@
+"""The Python package against the CLI of the same build."""
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+import lapgan
+from conftest import run, write_idx
+
+
+def test_version_is_the_library_s(bin):
+    out = run(bin, "--version").stdout.split()
+    assert lapgan.__version__ == out[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory, bin, fashion_small):
+    """A tiny unconditional and a class-conditional run, trained by the CLI
+    on the same 512 images (as IDX files)."""
+    d = tmp_path_factory.mktemp("runs")
+    x, y = fashion_small
+    write_idx(d / "img.idx", x)
+    write_idx(d / "lab.idx", y)
+    data = f"idx:{d / 'img.idx'},{d / 'lab.idx'}"
+    for name, extra in (("u", []), ("cc", ["--class-conditional"])):
+        run(bin, "train", "--preset", "tiny", "--data", data, "--steps", "4", "--val", "0",
+            "--quiet", "--out", d / name, "--threads", "2", *extra)
+    return d, data
+
+
+@pytest.mark.parametrize("name", ["u", "cc"])
+def test_sample_grid_is_byte_identical_to_lapgan_sample(bin, tiny_runs, name):
+    d, _ = tiny_runs
+    run(bin, "sample", "--model", d / name, "-n", "30", "--seed", "7", "-o", d / f"{name}.png")
+    m = lapgan.Model.load(str(d / name))
+    labels = [i // 10 % m.nclasses for i in range(30)] if m.nclasses else None
+    x = m.sample(30, seed=7, labels=labels)
+    lapgan.save_grid(x, str(d / f"{name}_py.png"), per_row=10)
+    assert (d / f"{name}.png").read_bytes() == (d / f"{name}_py.png").read_bytes()
+    # and the floats: the same seed gives the same bytes, another does not
+    assert np.array_equal(x, m.sample(30, seed=7, labels=labels))
+    assert not np.array_equal(x, m.sample(30, seed=8, labels=labels))
+
+
+def test_chain_ends_in_the_samples(tiny_runs):
+    d, _ = tiny_runs
+    m = lapgan.Model.load(str(d / "u"))
+    ch = m.chain(5, seed=3)
+    assert np.array_equal(ch["image"], m.sample(5, seed=3))
+    assert np.array_equal(ch["img"][0], ch["image"])
+    for k in range(m.levels - 1):  # I_k = u(I_{k+1}) + h_k
+        np.testing.assert_array_equal(ch["img"][k], ch["up"][k] + ch["h"][k])
+    assert ch["up"][m.levels - 1] is None
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC", "float"])
+def test_train_from_numpy_equals_cli_run(bin, tiny_runs, fashion_small, tmp_path, layout):
+    d, _ = tiny_runs
+    x, y = fashion_small
+    if layout == "NCHW":
+        imgs = x[:, None]
+    elif layout == "NHWC":
+        imgs = x[..., None]
+    else:  # floats in [0, 1] round back to the same bytes
+        imgs, layout = x[:, None].astype(np.float32) / 255, "NCHW"
+    m = lapgan.train(str(tmp_path / "py"), preset="tiny", images=imgs, labels=y, layout=layout,
+                     steps=4, class_conditional=True, threads=2)
+    assert m.nclasses == 10
+    run(bin, "diff", d / "cc", tmp_path / "py")  # every tensor bit for bit
+
+
+def test_errors_raise_with_the_library_message(tmp_path, fashion_small):
+    with pytest.raises(lapgan.Error, match="level_0.safetensors: cannot open"):
+        lapgan.Model.load(str(tmp_path / "missing"))
+    with pytest.raises(lapgan.Error, match="unknown preset|preset 'nope'"):
+        lapgan.train(str(tmp_path / "r"), preset="nope", images=fashion_small[0], steps=1)
+    bad = np.full((4, 1, 28, 28), 2.0, dtype=np.float32)
+    with pytest.raises(lapgan.Error, match=r"outside \[0, 1\]"):
+        lapgan.train(str(tmp_path / "r"), preset="tiny", images=bad, steps=1)
+
+
+def test_class_conditional_needs_labels(tiny_runs):
+    m = lapgan.Model.load(str(tiny_runs[0] / "cc"))
+    with pytest.raises(lapgan.Error, match="class-conditional"):
+        m.sample(4)
+    with pytest.raises(lapgan.Error, match="labels must be in"):
+        m.sample(4, labels=[0, 1, 2, 10])
+
+
+def test_progress_callback_and_stop(tmp_path, fashion_small):
+    seen = []
+    lapgan.train(str(tmp_path / "a"), preset="tiny", images=fashion_small[0], steps=4,
+                 log_every=2, progress=seen.append, levels=[2])
+    assert [(p["level"], p["step"]) for p in seen] == [(2, 2), (2, 4)]
+    assert all(np.isfinite(p["d_loss"]) for p in seen)
+
+    def stop(p):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        lapgan.train(str(tmp_path / "b"), preset="tiny", images=fashion_small[0], steps=50,
+                     log_every=1, progress=stop, levels=[2])
+    m = lapgan.Model.load  # the interrupted level saved a checkpoint to resume from
+    assert (tmp_path / "b" / "level_2.safetensors").exists()
+    del m
+
+
+def test_thread_pools_are_left_alone(tiny_runs):
+    from lapgan._lapgan import lib
+    torch = pytest.importorskip("torch")
+    before = (lib.lgpy_omp_threads(), lib.lgpy_blas_threads(), torch.get_num_threads())
+    m = lapgan.Model.load(str(tiny_runs[0] / "u"))
+    m.sample(8, seed=1)
+    m.sample(8, seed=1, threads=1)
+    assert (lib.lgpy_omp_threads(), lib.lgpy_blas_threads(), torch.get_num_threads()) == before
+
+
+def test_parzen_matches_the_formula():
+    rng = np.random.default_rng(0)
+    s, t = rng.random((200, 12), dtype=np.float32), rng.random((50, 12), dtype=np.float32)
+    r = lapgan.eval.parzen(s, t, sigma=0.3)
+    d2 = ((t[:, None, :].astype(np.float64) - s[None].astype(np.float64)) ** 2).sum(-1)
+    a = -d2 / (2 * 0.3 ** 2)
+    mx = a.max(1, keepdims=True)
+    ll = (mx[:, 0] + np.log(np.exp(a - mx).sum(1)) - np.log(200)
+          - 6 * np.log(2 * np.pi * 0.3 ** 2))
+    np.testing.assert_allclose(r["ll"], ll, rtol=1e-5, atol=1e-4)
+    assert abs(r["mean"] - ll.mean()) < 1e-3
+    best = lapgan.eval.parzen(s, t)  # sigma from the default grid
+    assert 0.1 <= best["sigma"] <= 1.0
+
+
+def test_frechet_distance_matches_the_formula():
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(300, 6)).astype(np.float32)
+    b = (rng.normal(size=(250, 6)) * 1.5 + 0.3).astype(np.float32)
+
+    def sqrtm_psd(s):
+        w, v = np.linalg.eigh(s)
+        return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
+    ma, mb = a.mean(0, dtype=np.float64), b.mean(0, dtype=np.float64)
+    ca, cb = np.cov(a.T.astype(np.float64)), np.cov(b.T.astype(np.float64))
+    r = sqrtm_psd(ca)
+    want = ((ma - mb) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2 * np.trace(sqrtm_psd(r @ cb @ r))
+    got = lapgan.eval.frechet_distance(a, b)
+    assert abs(got - want) <= 1e-6 * max(1.0, abs(want))
+    assert abs(lapgan.eval.frechet_distance(a, a)) < 1e-6
+
+
+def test_fid_names_missing_weights(tmp_path):
+    imgs = np.zeros((2, 3, 8, 8), dtype=np.uint8)
+    with pytest.raises(lapgan.Error, match="nope.safetensors"):
+        lapgan.eval.fid(imgs, imgs, weights=str(tmp_path / "nope.safetensors"))
