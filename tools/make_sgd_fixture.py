@@ -35,13 +35,13 @@ Metadata: "cases" (comma-separated names) and per case "C" =
    mom_step=.. mom_max=.. epochs=e1,e2,.. t=N" (t: steps that wrote the buffer).
 """
 import os
-import struct
 import sys
-import json
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from make_fixtures import write_safetensors  # same folder: the one safetensors writer of the fixture scripts
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures")
 
@@ -63,25 +63,6 @@ CASES = [
     ("pytorch", "pytorch", dict(lr=0.02, momentum=0.5, weight_decay=0.0, lr_decay=4e-5,
                                 lr_min=1e-6, mom_step=0.0008, mom_max=0.8), [0, 0, 1, 2, 375]),
 ]
-
-
-def write_safetensors(path, tensors, meta):
-    """tensors: list of (name, float32 numpy array); insertion order is kept."""
-    header = {"__metadata__": meta}
-    blobs, at = [], 0
-    for name, a in tensors:
-        b = np.ascontiguousarray(a, dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [at, at + len(b)]}
-        blobs.append(b)
-        at += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path + ".tmp", "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    os.replace(path + ".tmp", path)
 
 
 def f32(x):
