@@ -2,8 +2,8 @@
  * 16, the pool features), for bench/inception.sh, which runs PyTorch on the
  * same TorchScript beside it. Usage: inception_bench IMAGES THREADS
  * (weights from $LAPGAN_CACHE, scripts/setup-inception.sh). Prints
- * "ours IMAGES/S". One warm-up batch is not timed (oneDNN creates its
- * primitives there). */
+ * "ours IMAGES/S". One warm-up batch is not timed: it records the plan
+ * (oneDNN creates its primitives and reorders the weights there). */
 #include <stdio.h>
 #include <stdlib.h>
 

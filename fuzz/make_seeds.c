@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include <jpeglib.h>
+#include <zip.h>
 
 #include "fuzz_common.h"
 
@@ -84,6 +85,102 @@ static void cifar_seeds(void) {
     put2("cifar", "two_records_meta", meta, strlen(meta), rec, 2 * 3073);
     put2("cifar", "one_record", NULL, 0, rec, 3073);
     free(rec);
+}
+
+/* A version 1.0 .npy of the given dtype and shape text. */
+static size_t npy_bytes(unsigned char *out, const char *descr, const char *shape, const void *data,
+                        size_t len) {
+    char head[128];
+    int k = snprintf(head, sizeof head, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }",
+                     descr, shape);
+    while ((10 + k + 1) % 64) head[k++] = ' ';
+    head[k++] = '\n';
+    memcpy(out, "\x93NUMPY\x01\x00", 8);
+    out[8] = (unsigned char)k, out[9] = 0;
+    memcpy(out + 10, head, (size_t)k);
+    memcpy(out + 10 + k, data, len);
+    return 10 + (size_t)k + len;
+}
+
+static unsigned char npy_img[512], npy_lab[512]; /* headers pad to 128 bytes */
+static size_t npy_nimg, npy_nlab;
+
+static void npy_seeds(void) {
+    unsigned char px[3 * 4 * 5 * 3], grey[2 * 3 * 3], buf[512];
+    for (int i = 0; i < (int)sizeof px; i++) px[i] = (unsigned char)(i * 13);
+    for (int i = 0; i < (int)sizeof grey; i++) grey[i] = (unsigned char)(i * 31);
+    const int64_t lab[3] = {1, 0, 2};
+    const unsigned char lab8[2] = {0, 1};
+    npy_nimg = npy_bytes(npy_img, "|u1", "(3, 4, 5, 3)", px, sizeof px); /* NHWC */
+    npy_nlab = npy_bytes(npy_lab, "<i8", "(3,)", lab, sizeof lab);
+    put2("npy", "nhwc_labels", npy_img, npy_nimg, npy_lab, npy_nlab);
+    size_t n = npy_bytes(buf, "|u1", "(3, 3, 4, 5)", px, sizeof px); /* NCHW */
+    put2("npy", "nchw_only", buf, n, NULL, 0);
+    unsigned char b2[512];
+    size_t n2 = npy_bytes(b2, "|u1", "(2,)", lab8, sizeof lab8);
+    n = npy_bytes(buf, "|u1", "(2, 3, 3)", grey, sizeof grey);
+    put2("npy", "grey_labels_u8", buf, n, b2, n2);
+}
+
+static void stl10_seeds(void) {
+    enum { REC = 3 * 96 * 96 };
+    unsigned char *x = malloc(2 * REC), y[2] = {3, 10};
+    for (int i = 0; i < 2 * REC; i++) x[i] = (unsigned char)(i * 7 + i / 96);
+    put2("stl10", "two_records", y, 2, x, 2 * REC);
+    put2("stl10", "one_record", y, 1, x, REC);
+    free(x);
+}
+
+/* A zip of n entries (deflated where deflate[i]), dated 1980 so that the
+ * seed bytes do not change from run to run. */
+static void zip_seed(const char *name, int n, const char *const *names, const void *const *data,
+                     const size_t *lens, const int *deflate) {
+    char path[] = "/tmp/lapgan-seed-zip-XXXXXX";
+    close(mkstemp(path));
+    int err;
+    zip_t *za = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &err);
+    if (!za) exit(1);
+    for (int i = 0; i < n; i++) {
+        zip_source_t *s = zip_source_buffer(za, data[i], lens[i], 0);
+        zip_int64_t at = s ? zip_file_add(za, names[i], s, ZIP_FL_ENC_UTF_8) : -1;
+        if (at < 0 ||
+            zip_set_file_compression(za, (zip_uint64_t)at, deflate[i] ? ZIP_CM_DEFLATE
+                                                                      : ZIP_CM_STORE, 0) ||
+            zip_file_set_mtime(za, (zip_uint64_t)at, 315532800, 0))
+            exit(1);
+    }
+    if (zip_close(za)) exit(1);
+    size_t len;
+    unsigned char *b = slurp(path, &len);
+    put("zip", name, b, len);
+    free(b);
+    unlink(path);
+}
+
+static void zip_seeds(void) {
+    void *png[2];
+    size_t plen[2];
+    for (int k = 0; k < 2; k++) {
+        lg_image im = {4, 4, 3, malloc(48)};
+        for (int i = 0; i < 48; i++) im.px[i] = (unsigned char)(i * 5 + k * 100);
+        if (lg_png_encode(&im, &png[k], &plen[k], "seed")) exit(1);
+        free(im.px);
+    }
+    static const char json[] = "{\"labels\": [[\"00000/img00000000.png\", 1], "
+                               "[\"00000/img00000001.png\", 0]]}";
+    const char *names[3] = {"00000/img00000001.png", "00000/img00000000.png", "dataset.json"};
+    const void *data[3] = {png[1], png[0], json};
+    const size_t lens[3] = {plen[1], plen[0], sizeof json - 1};
+    const int defl[3] = {1, 0, 1};
+    zip_seed("pngs_labelled", 3, names, data, lens, defl);
+    zip_seed("png_unlabelled", 1, names, data, lens, defl);
+    const char *npz[2] = {"x.npy", "y.npy"};
+    const void *arrays[2] = {npy_img, npy_lab};
+    const size_t alen[2] = {npy_nimg, npy_nlab};
+    const int adefl[2] = {0, 1};
+    zip_seed("npz_xy", 2, npz, arrays, alen, adefl);
+    lg_free(png[0]);
+    lg_free(png[1]);
 }
 
 static void png_seed(const char *name, int w, int h, int c) {
@@ -199,6 +296,9 @@ int main(int argc, char **argv) {
     mkdir(root, 0777);
     idx_seeds();
     cifar_seeds();
+    stl10_seeds();
+    npy_seeds();
+    zip_seeds();
     png_seed("grey_5x3.png", 5, 3, 1);
     png_seed("rgb_4x4.png", 4, 4, 3);
     png_seed("rgba_3x2.png", 3, 2, 4);

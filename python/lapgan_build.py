@@ -30,6 +30,7 @@ typedef struct {
 lg_status lg_preset(const char *name, lg_model_desc *out);
 void lg_model_desc_adam(lg_model_desc *m);
 void lg_model_desc_dcgan(lg_model_desc *m);
+void lg_model_desc_authors_init(lg_model_desc *m);
 void lg_model_desc_class_conditional(lg_model_desc *m, int nclasses);
 lg_status lg_model_desc_validate(const lg_model_desc *m);
 lg_status lg_model_desc_to_json(const lg_model_desc *m, char **json);

@@ -5,6 +5,7 @@ set -euo pipefail
 want=(build-essential make pkg-config zlib1g-dev libpng-dev libjpeg62-turbo-dev
       libopenblas-openmp-dev libdnnl-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev
       libssl-dev                                  # sha256 of the FID Inception weights
+      libzip-dev                                  # zip: and npz: data sets (src/data/zip.c)
       protobuf-c-compiler libprotobuf-c-dev libonnx-dev   # lapgan export --format onnx (onnx.proto)
       dataset-fashion-mnist)
 case "${1:-build}" in
@@ -15,9 +16,12 @@ case "${1:-build}" in
                python3                                       # outputs.sh, bounds.sh: test PNGs (zlib)
                                                              # optim.sh, model_file.sh: idx data, JSON
                                                              # reproduce_cifar10.sh: the results page
-               python3-numpy                                 # safetensors_interop (its venv sees it)
-               python3-torch python3-opencv time             # bench_ref: bench/run.sh QUICK=1
-               python3-dev python3-pytest) ;;                # tests/cli/python.sh (cffi build, pytest)
+               python3-numpy                                 # safetensors_interop (its venv sees it),
+                                                             # data_formats: .npy/.npz/zip/STL-10 files
+               python3-torch python3-opencv time             # bench_ref: bench/run.sh QUICK=1;
+                                                             # opencv: data_formats' JPEG zip
+               python3-dev python3-pytest                    # tests/cli/python.sh (cffi build, pytest)
+               python3-scipy python3-pil) ;;                 # tools/make_inception_fixtures.py (sqrtm; the wheel's resizer)
   torch) want+=(python3-torch python3-numpy python3-opencv time) ;;  # time: peak RSS in bench/run.sh
   *) echo "deps.sh: unknown set '$1' (build, test, torch)" >&2; exit 2 ;;
 esac

@@ -11,6 +11,15 @@
 #define LLVMFuzzerTestOneInput fuzz_cifar
 #include "../fuzz/fuzz_cifar.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_stl10
+#include "../fuzz/fuzz_stl10.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_npy
+#include "../fuzz/fuzz_npy.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_zip
+#include "../fuzz/fuzz_zip.c"
+#undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_image
 #include "../fuzz/fuzz_image.c"
 #undef LLVMFuzzerTestOneInput
@@ -64,6 +73,9 @@ static void replay(const char *name, int (*fn)(const uint8_t *, size_t)) {
 
 static void test_idx(void) { replay("idx", fuzz_idx); }
 static void test_cifar(void) { replay("cifar", fuzz_cifar); }
+static void test_stl10(void) { replay("stl10", fuzz_stl10); }
+static void test_npy(void) { replay("npy", fuzz_npy); }
+static void test_zip(void) { replay("zip", fuzz_zip); }
 static void test_image(void) { replay("image", fuzz_image); }
 static void test_safetensors(void) { replay("safetensors", fuzz_safetensors); }
 static void test_checkpoint(void) { replay("checkpoint", fuzz_checkpoint); }
@@ -85,12 +97,22 @@ static void test_seeds_are_valid(void) {
     CHECK_OK(lg_image_load(&im, "fuzz/corpus/image/rgb_progressive_8x8.jpg"));
     CHECK(im && im->w == 8 && im->h == 8 && im->c == 3);
     lg_image_free(im);
+    lg_dataset *ds;
+    CHECK_OK(lg_dataset_load_zip(&ds, "fuzz/corpus/zip/pngs_labelled", 3, 4));
+    CHECK(ds && ds->n == 2 && ds->nclasses == 2 && ds->labels[0] == 1 && ds->labels[1] == 0);
+    lg_dataset_free(ds);
+    CHECK_OK(lg_dataset_load_npz(&ds, "fuzz/corpus/zip/npz_xy"));
+    CHECK(ds && ds->n == 3 && ds->c == 3 && ds->h == 4 && ds->w == 5 && ds->nclasses == 3);
+    lg_dataset_free(ds);
 }
 
 int main(void) {
     lg_set_threads(1);
     RUN(test_idx);
     RUN(test_cifar);
+    RUN(test_stl10);
+    RUN(test_npy);
+    RUN(test_zip);
     RUN(test_image);
     RUN(test_safetensors);
     RUN(test_checkpoint);

@@ -82,6 +82,45 @@ static void test_features_pil_bicubic(void) {
     check_set("cifar_pixels", "cifar_pil_bicubic_float", 4, LG_RESIZE_PIL_BICUBIC);
 }
 
+/* Worst |a - b| relative to (|b| + 1e-2 max|b|), the fixtures' measure. */
+static double rel_diff(const float *a, const float *b, size_t n) {
+    double mx = 0, worst = 0;
+    for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs(b[i]));
+    for (size_t i = 0; i < n; i++)
+        worst = fmax(worst, fabs((double)a[i] - b[i]) / (fabs(b[i]) + 1e-2 * mx));
+    return worst;
+}
+
+/* The forward is recorded once per batch size and thread count (a plan): an
+ * image's features must not depend on which plan ran it, on plans evicted
+ * and recorded again, or on the batch's other images. */
+static void test_forward_plans(void) {
+    NEED_NET();
+    enum { N = 3, F = LG_INCEPTION_FEATURES };
+    const size_t img = 3 * LG_INCEPTION_SIZE * LG_INCEPTION_SIZE;
+    float *x = lg_alloc_floats(N * img), *f3 = lg_alloc_floats(N * F);
+    float *g = lg_alloc_floats(5 * F), *junk = lg_alloc_floats(5 * img);
+    lg_rng r;
+    lg_rng_init(&r, 3, 0);
+    lg_rng_uniform(&r, x, N * img, -1, 1);
+    lg_rng_uniform(&r, junk, 5 * img, -1, 1);
+    const int threads = lg_get_threads();
+    lg_set_threads(1);
+    CHECK_OK(lg_inception_forward(net(), x, N, f3));
+    CHECK_OK(lg_inception_forward(net(), x + img, 1, g)); /* the middle image alone */
+    CHECK_MSG(rel_diff(g, f3 + F, F) < 1e-5, "alone vs in a batch: %.3g", rel_diff(g, f3 + F, F));
+    lg_set_threads(2);
+    CHECK_OK(lg_inception_forward(net(), x, N, g));
+    CHECK_MSG(rel_diff(g, f3, N * F) < 1e-5, "2 threads vs 1: %.3g", rel_diff(g, f3, N * F));
+    lg_set_threads(1);
+    for (int n = 1; n <= 5; n++) CHECK_OK(lg_inception_forward(net(), junk, n, g)); /* evicts */
+    memcpy(junk, x, N * img * sizeof(float)); /* the same images from another buffer */
+    CHECK_OK(lg_inception_forward(net(), junk, N, g));
+    CHECK_MSG(memcmp(g, f3, N * F * sizeof(float)) == 0, "a re-recorded plan gives other features");
+    lg_set_threads(threads);
+    lg_free(x), lg_free(f3), lg_free(g), lg_free(junk);
+}
+
 /* A truncated copy and a foreign safetensors file are refused by name. */
 static void test_bad_weights(void) {
     NEED_NET();
@@ -249,6 +288,7 @@ int main(void) {
     RUN(test_features_fashion_grey);
     RUN(test_features_torch_bilinear);
     RUN(test_features_pil_bicubic);
+    RUN(test_forward_plans);
     lg_inception_free(g_net);
     return TEST_END();
 }

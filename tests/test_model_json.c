@@ -81,7 +81,7 @@ static void test_presets_round_trip(void) {
         CHECK_OK(lg_preset(tok, &m));
         char *j = to_json(&m);
         if (!j) continue;
-        CHECK(strstr(j, "\"format\":\"lapgan-model-2\"") != NULL);
+        CHECK(strstr(j, "\"format\":\"lapgan-model-3\"") != NULL);
         CHECK_OK(lg_model_desc_from_json(&back, j, tok));
         CHECK_MSG(same_desc(&m, &back), "preset %s", tok);
         free(j);
@@ -148,8 +148,9 @@ static void test_bad_values(void) {
     REFUSED("\"noise\":[-1.0,1.0]", "\"noise\":[-1.0]", "'noise'", "[lo, hi]");
     REFUSED("\"name\":\"tiny\"", "\"name\":\"a-name-longer-than-thirty-one-chars\"", "'name'",
             "1 to 31 characters");
-    REFUSED("\"format\":\"lapgan-model-2\"", "\"format\":\"lapgan-model-3\"", "lapgan-model-3",
-            "lapgan-model-1 to lapgan-model-2");
+    REFUSED("\"format\":\"lapgan-model-3\"", "\"format\":\"lapgan-model-4\"", "lapgan-model-4",
+            "lapgan-model-1 to lapgan-model-3");
+    REFUSED("\"d_init_scale\":1.0", "\"d_init_scale\":0.0", "'d_init_scale'", "(0, 100]");
     /* The table's ranges, then how values fit together (validate). */
     REFUSED("\"channels\":1", "\"channels\":2", "channels must be 1 or 3");
 }
@@ -159,14 +160,16 @@ static void test_bad_keys(void) {
             "known: size, fc");
     REFUSED("\"kind\":\"sgd\"", "\"kind\":\"sgd\",\"Kind\":\"adam\"", "'optim.Kind'");
     REFUSED("\"crop\":0", "\"crop\":0,\"crops\":0", "'crops'", "format, optim, levels, name");
-    REFUSED("\"crop\":0,", "", "'crop' is missing", "lapgan-model-2");
+    REFUSED("\"crop\":0,", "", "'crop' is missing", "lapgan-model-3");
+    REFUSED(",\"d_init_scale\":1.0", "", "'d_init_scale' is missing");
     REFUSED(",\"momentum_style\":\"torch7\"", "", "'optim.momentum_style' is missing");
     REFUSED("\"crop\":0", "\"crop\":0,\"crop\":28", "duplicate");
-    /* A format 1 file has no momentum_style (it means pytorch there). */
-    char *j = edited("\"format\":\"lapgan-model-2\"", "\"format\":\"lapgan-model-1\"");
+    /* A format 2 file has no d_init_scale, a format 1 file no momentum_style
+     * either (they mean 1 and pytorch there). */
+    char *j = edited("\"format\":\"lapgan-model-3\"", "\"format\":\"lapgan-model-2\"");
     lg_model_desc m;
-    CHECK_ERR(lg_model_desc_from_json(&m, j ? j : "", "v1.json"), LG_ERR_FORMAT);
-    CHECK(strstr(lg_errmsg(), "unknown model key 'optim.momentum_style' in format lapgan-model-1"));
+    CHECK_ERR(lg_model_desc_from_json(&m, j ? j : "", "v2.json"), LG_ERR_FORMAT);
+    CHECK(strstr(lg_errmsg(), "unknown model key 'd_init_scale' in format lapgan-model-2"));
     free(j);
 }
 

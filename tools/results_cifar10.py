@@ -59,8 +59,9 @@ def main():
     with open(os.path.join(a.out, "budget.txt")) as f:
         for line in f:
             parts = line.split()
-            if parts[0] == "steps":
-                budget[parts[1]] = (int(parts[2]), int(parts[3]))
+            if parts[0] == "steps":  # steps NAME.K DONE WALL [planned N]
+                planned = int(parts[5]) if len(parts) > 5 and parts[4] == "planned" else None
+                budget[parts[1]] = (int(parts[2]), int(parts[3]), planned)
     runs = {}
     for name, _ in MODELS:
         d = os.path.join(a.out, name)
@@ -90,11 +91,12 @@ def main():
       % (a.data, a.lap, a.gan, "the presets' SGD (paper recipe)" if a.optim == "sgd" else "Adam "
          "(--adam)", a.batch, a.seed, a.threads, a.machine.strip()))
     w("Wall time: training %s s, evaluation %s s, all %s s (budget: %s minutes of training, a "
-      "third per model, each LAPGAN level an equal share of its model's third, steps sized from "
-      "`lapgan bench` images/s).\n" % (a.train_s, a.eval_s, a.total_s, a.budget))
+      "third per model, each LAPGAN level a share of its model's third proportional to "
+      "1/sqrt(its img/s), steps sized from `lapgan bench` images/s; each level stopped by SIGINT "
+      "at 1.5x its share).\n" % (a.train_s, a.eval_s, a.total_s, a.budget))
 
     w("## Training\n")
-    w("| model | level | size | steps | wall s | img/s (log mean) | validation checks | best step "
+    w("| model | level | size | steps done / planned | wall s | img/s (log mean) | validation checks | best step "
       "| best val. Parzen (nats, level) |")
     w("|---|---|---|---|---|---|---|---|---|")
     for name, label in MODELS:
@@ -103,10 +105,10 @@ def main():
             tr, val = r["levels"][k]
             size = (tr or val)[0]["size"]
             ips = [x["img_per_s"] for x in tr if x.get("img_per_s")]
-            st, wall = budget.get("%s.%d" % (name, k), (None, None))
+            st, wall, planned = budget.get("%s.%d" % (name, k), (None, None, None))
             last = val[-1] if val else None
             w("| %s | %d | %dx%d | %s | %s | %s | %d | %s | %s |"
-              % (label, k, size, size, fmt(st, "d"), fmt(wall, "d"),
+              % (label, k, size, size, fmt(st, "d") + " / " + fmt(planned, "d"), fmt(wall, "d"),
                  fmt(sum(ips) / len(ips) if ips else None, ".0f"), len(val),
                  fmt(last["best_step"], "d") if last else "—",
                  fmt(last["best_parzen"], ".1f") if last else "—"))
@@ -180,9 +182,25 @@ def main():
         w("Inception FID/IS: not measured (this build has no `lapgan eval fid`, issue 17); the "
           "script runs it once it exists.\n")
     else:
-        rows = [(label, metric(runs[n]["metrics"], "fid", runs[n]["best"])) for n, label in MODELS]
-        w("Inception FID (`lapgan eval fid`): " + ", ".join(
-            "%s %s" % (label, json.dumps(v) if v is not None else "—") for label, v in rows) + "\n")
+        w("## Inception metrics\n")
+        w("`lapgan eval fid cifar10-test:DIR RUN --samples N --limit N --with kid,prc` (the test images are the real set A of precision/recall): N samples "
+          "of the latest weights against the first N test images, features of the FID "
+          "Inception-v3 (docs/eval.md). Lower FID/KID is better. With N below 50,000 (and below "
+          "2,048 the covariance is rank-deficient) FID is biased upwards and comparable only at "
+          "the same N; KID is unbiased.\n")
+        w("| model | FID | KID x 1000 (± sd) | precision | recall | real (A) vs samples (B) |")
+        w("|---|---|---|---|---|---|")
+        for n, label in MODELS:
+            m = runs[n]["metrics"]
+            fid, kid, prc = m.get("fid"), m.get("kid"), m.get("prc")
+            w("| %s | %s | %s | %s | %s | %s |" % (
+                label, fmt(fid["fid"], ".2f") if fid else "—",
+                "%s ± %s" % (fmt(1000 * kid["kid"], ".2f"), fmt(1000 * kid["kid_std"], ".2f"))
+                if kid else "—",
+                fmt(prc["precision"], ".3f") if prc else "—",
+                fmt(prc["recall"], ".3f") if prc else "—",
+                "%s vs %s" % (fid.get("a", "?"), fid.get("b", "?")) if fid else "—"))
+        w("")
 
     w("## Figures\n")
     rel = "results-cifar10"
@@ -197,8 +215,24 @@ def main():
             w("Variability (per row: a held-out validation image, its coarsest level I_K, then 8 "
               "draws of the finer levels from that I_K):\n")
             w("![%s variability](%s/%s-variants.png)\n" % (label, rel, name))
+        for space, what in (("pixel", "pixels"), ("classifier", "the classifier's 128 features"),
+                            ("inception", "Inception's 2048 pool features (the first "
+                             "NN_LIMIT training images)")):
+            f = "%s-nn-%s.png" % (name, space)
+            if os.path.exists(os.path.join(a.docs, rel, f)):
+                w("Nearest training images in %s (per row: a sample, then its 5 nearest):\n" % what)
+                w("![%s nearest neighbours, %s](%s/%s)\n" % (label, space, rel, f))
     w("## What the grids show\n")
-    w("Not written by the script: look at the figures above and say what they show.\n")
+    # The one hand-written part: a person's reading of the figures, kept in its
+    # own file so that regenerating the page never loses it.
+    notes = os.path.join(a.docs, rel, "notes.md")
+    if os.path.exists(notes) and a.quick != "1":
+        w("From `%s` (written by a person who looked at the figures of this run):\n" % notes)
+        with open(notes) as f:
+            w(f.read().strip() + "\n")
+    else:
+        w("Not written by the script: look at the figures above and say what they show "
+          "(in `%s`, which the next regeneration includes).\n" % notes)
     os.makedirs(a.docs, exist_ok=True)
     path = os.path.join(a.docs, "results-cifar10.md")
     tmp = path + ".tmp"

@@ -1,8 +1,9 @@
 /* lapgan data: data sets held in memory as 8-bit pixels, and a seeded,
  * shuffled minibatch iterator that yields float images in [-1, 1].
  *
- * Loaders: IDX (MNIST / Fashion-MNIST, gzip or raw), CIFAR-10 binary batches,
- * folders of PNG/JPEG images. Each is a hostile-input parser: every size is
+ * Loaders: IDX (MNIST / Fashion-MNIST, gzip or raw), CIFAR-10 and STL-10
+ * binary files, NumPy .npy/.npz arrays, StyleGAN2-ADA dataset zips, folders
+ * of PNG/JPEG images. Each is a hostile-input parser: every size is
  * checked and an error names the file and the problem.
  */
 #ifndef LAPGAN_DATA_H
@@ -39,9 +40,26 @@ lg_status lg_dataset_load_cifar10(lg_dataset **out, const char *dir, int train);
  * Images are resized (shorter side to size) and centre-cropped to size x
  * size, converted to c channels (1 grey or 3 RGB). */
 lg_status lg_dataset_load_folder(lg_dataset **out, const char *dir, int c, int size, int labelled);
+/* STL-10 binary (stl10_binary/): <split>_X.bin (96x96x3, column-major
+ * planes) and <split>_y.bin (labels 1..10, stored as 0..9; none for the
+ * unlabeled split); class names from class_names.txt when present. */
+typedef enum { LG_STL10_TRAIN = 0, LG_STL10_TEST, LG_STL10_UNLABELED } lg_stl10_split;
+lg_status lg_dataset_load_stl10(lg_dataset **out, const char *dir, lg_stl10_split split);
+/* NumPy uint8 images, (N,H,W), (N,H,W,C) or (N,C,H,W) with C 1 or 3 (the
+ * channel axis: whichever of axes 1 and 3 is 1 or 3; both or neither is
+ * refused), and optional 1-d integer labels 0..K-1. An .npz holds arrays
+ * x and y, or else its first two arrays are images and labels. */
+lg_status lg_dataset_load_npy(lg_dataset **out, const char *images, const char *labels);
+lg_status lg_dataset_load_npz(lg_dataset **out, const char *path);
+/* A StyleGAN2-ADA dataset zip: PNG/JPEG entries in sorted name order,
+ * labels from dataset.json when it has them; images fitted as a folder's
+ * (size 0: the first image's shorter side). */
+lg_status lg_dataset_load_zip(lg_dataset **out, const char *path, int c, int size);
 
 /* "fashion[:DIR]", "fashion-test[:DIR]", "cifar10:DIR", "cifar10-test:DIR",
- * "idx:IMAGES[,LABELS]", "folder:DIR" (c and size used for folders). */
+ * "stl10:DIR", "stl10-test:DIR", "stl10-unlabeled:DIR", "idx:IMAGES[,LABELS]",
+ * "npy:IMAGES.npy[,LABELS.npy]", "npz:FILE.npz", "zip:FILE.zip", "folder:DIR"
+ * (c and size used for folders and zips). */
 lg_status lg_dataset_open(lg_dataset **out, const char *spec, int c, int size);
 
 /* A data set copied from the caller's memory (src/data/memory.c), e.g. a

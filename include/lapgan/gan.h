@@ -52,6 +52,7 @@ typedef struct {
     lg_optim_cfg opt;               /* same recipe for G and D, separate states */
     lg_init_kind init;
     float init_std;
+    float d_init_scale;             /* D's normal-init std = init_std x this (G: init_std) */
     int batch;                      /* default minibatch (half real, half generated in D) */
 } lg_model_desc;
 
@@ -63,6 +64,11 @@ const char *lg_preset_names(void);
  * lr 2e-4, beta1 0.5, batch norm in G and D hidden layers, LeakyReLU(0.2)
  * in D, N(0, 0.02) initialisation. */
 void lg_model_desc_dcgan(lg_model_desc *m);
+/* The initialisation of the authors' CIFAR-10 script (eyescream
+ * train_cifar.lua): weights N(0, 0.05^2) in G, N(0, 0.005^2) in D, biases 0.
+ * With the paper's SGD it keeps the fully connected level from collapsing
+ * (docs/presets.md). */
+void lg_model_desc_authors_init(lg_model_desc *m);
 /* Only the DCGAN optimiser (Adam lr 2e-4, beta1 0.5), the nets unchanged. */
 void lg_model_desc_adam(lg_model_desc *m);
 /* Class conditioning with nclasses labels (0 turns it off). */

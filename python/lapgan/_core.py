@@ -125,7 +125,8 @@ class Model:
         check(fn(os.fsencode(self.run_dir), os.fsencode(path)))
 
 
-def _model_desc(preset, model, class_conditional, nclasses, adam, dcgan, batch):
+def _model_desc(preset, model, class_conditional, nclasses, adam, dcgan, batch,
+                authors_init=False):
     d = ffi.new("lg_model_desc *")
     if model is not None:
         text = model if isinstance(model, str) and model.lstrip().startswith("{") else None
@@ -141,6 +142,10 @@ def _model_desc(preset, model, class_conditional, nclasses, adam, dcgan, batch):
         lib.lg_model_desc_adam(d)
     if dcgan:
         lib.lg_model_desc_dcgan(d)
+    if authors_init:
+        if dcgan:
+            raise Error("dcgan has its own initialisation; give dcgan or authors_init, not both")
+        lib.lg_model_desc_authors_init(d)
     if batch:
         d.batch = batch
     if class_conditional:
@@ -224,7 +229,7 @@ def lgpy_progress(ud, p):
 
 def train(out, preset="fashion", model=None, data="fashion", images=None, labels=None,
           layout="NCHW", steps=1000, batch=None, seed=1, levels=None, class_conditional=False,
-          adam=False, dcgan=False, ckpt_every=500, sample_every=500, log_every=50,
+          adam=False, dcgan=False, authors_init=False, ckpt_every=500, sample_every=500, log_every=50,
           resume=False, force=False, progress=None, threads=None):
     """Trains a LAPGAN into run directory `out` and returns its Model (None
     while levels= leaves some level of the run untrained).
@@ -236,14 +241,16 @@ def train(out, preset="fashion", model=None, data="fashion", images=None, labels
     [n, h, w, c] with "NHWC", [n, h, w] grey) with optional labels= (ints
     from 0). The defaults are `lapgan train`'s, without its validation split.
     progress: a callable receiving a dict per log line, or True for a tqdm
-    bar (when tqdm is installed). An exception in the callback (Ctrl-C
+    bar (when tqdm is installed). authors_init=True: `lapgan train
+    --authors-init` (the authors' CIFAR-10 initialisation). An exception in the callback (Ctrl-C
     included) stops training after a checkpoint and is re-raised.
     """
     if layout not in ("NCHW", "NHWC"):
         raise Error(f"layout '{layout}': NCHW or NHWC")
-    base = _model_desc(preset, model, False, 0, adam, dcgan, batch)
+    base = _model_desc(preset, model, False, 0, adam, dcgan, batch, authors_init)
     ds = _dataset(data, images, labels, layout, base.c, 0 if base.crop else base.level[0].size)
-    d = _model_desc(preset, model, class_conditional, ds.nclasses, adam, dcgan, batch)
+    d = _model_desc(preset, model, class_conditional, ds.nclasses, adam, dcgan, batch,
+                    authors_init)
     mask = 0
     for k in levels or []:
         mask |= 1 << k

@@ -32,8 +32,8 @@ int lg_cli_float(const char *cmd, const char *flag, const char *s, double lo, do
 /* True when s is -h or --help. */
 int lg_cli_is_help(const char *s);
 /* The test split of a training data spec: "fashion[:DIR]" ->
- * "fashion-test[:DIR]", "cifar10:DIR" -> "cifar10-test:DIR". 0 when the
- * spec has none. */
+ * "fashion-test[:DIR]", "cifar10:DIR" -> "cifar10-test:DIR", "stl10:DIR" ->
+ * "stl10-test:DIR". 0 when the spec has none. */
 int lg_cli_test_spec(const char *data, char *buf, size_t len);
 
 /* --best (src/cli/best.c): RUN_DIR/best into buf when every level has a
@@ -47,7 +47,7 @@ enum { LG_CLI_HELP = -1 };
 
 typedef struct {
     const char *data, *preset, *model, *out, *filter, *momentum_style;
-    int cc, dcgan, adam, resume, print_model, print_json, quiet, backend;
+    int cc, dcgan, adam, authors_init, resume, print_model, print_json, quiet, backend;
     long levels_mask, steps, batch, threads, ckpt_every, sample_every, log_every;
     double epochs;
     unsigned long long seed;
@@ -96,6 +96,29 @@ int lg_cmd_eval_inception(int argc, char **argv);
 struct json_t;
 lg_status lg_cli_eval_draw(lg_model *m, int n, uint64_t seed, float *out, int *labels);
 lg_status lg_cli_merge_metrics(const char *run_dir, const char *key, struct json_t *val);
+/* eval nn --space (eval_nn_space.c): the space nearest neighbours are found
+ * in. Images are rows [n, c, size, size] in [0, 1]. */
+typedef enum { LG_NN_PIXEL, LG_NN_INCEPTION, LG_NN_CLASSIFIER, LG_NN_SPACE_COUNT } lg_nn_space;
+typedef struct {
+    lg_nn_space space;
+    const char *classifier, *weights; /* --classifier; --weights (NULL: $LAPGAN_CACHE's) */
+    lg_resize_kind resize;
+    lg_inception *net;
+    lg_classifier *clf;
+    int dim, c, size; /* feature length; the images' channels and side */
+} lg_nn_embed;
+int lg_cli_nn_space_parse(const char *s); /* -1 when s names no space */
+const char *lg_cli_nn_space_name(lg_nn_space s);
+/* "pixels in [0, 1]", "Inception-v3 pool features (...)", ... into buf. */
+const char *lg_cli_nn_space_label(const lg_nn_embed *e, char *buf, size_t len);
+/* Loads the network of e->space for images c x size x size; sets e->dim. */
+lg_status lg_cli_nn_embed_open(lg_nn_embed *e, int c, int size);
+void lg_cli_nn_embed_close(lg_nn_embed *e);
+/* *out: new [n, e->dim] features of x (lg_free), NULL in pixel space (the
+ * rows are their own features). train: the training set, whose Inception
+ * features come from and go to the cache, saying which on stdout. */
+lg_status lg_cli_nn_embed(lg_nn_embed *e, const float *x, int n, const char *what, int train,
+                          float **out);
 int lg_cmd_report(int argc, char **argv);
 int lg_cmd_export(int argc, char **argv);
 #endif

@@ -18,7 +18,7 @@ static void usage(FILE *f) {
             "  --threads T          threads (default all cores)\n"
             "  --steps N            timed steps per level (default 10; the median is reported)\n"
             "  --warmup N           untimed steps first (default 2)\n"
-            "  --class-conditional  --dcgan  --adam   as for train\n"
+            "  --class-conditional  --dcgan  --adam  --authors-init   as for train\n"
             "  --print-json         print the benchmarked model as JSON, then one line\n"
             "                       'params <S>x<S> <net> <count>' per net, and exit\n"
             "                       (bench/ref/lapgan_ref.py builds its PyTorch nets from it)\n"
@@ -80,7 +80,7 @@ static int print_model(const lg_model_desc *m) {
 int lg_cmd_bench(int argc, char **argv) {
     const char *preset = "cifar10";
     long batch = 128, sbatch = 256, threads = 0, steps = 10, warmup = 2;
-    int cc = 0, dcgan = 0, adam = 0, print_json = 0;
+    int cc = 0, dcgan = 0, adam = 0, authors = 0, print_json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int r = 0;
@@ -90,6 +90,7 @@ int lg_cmd_bench(int argc, char **argv) {
         } else if (!strcmp(a, "--class-conditional")) { cc = 1; continue; }
         else if (!strcmp(a, "--dcgan")) { dcgan = 1; continue; }
         else if (!strcmp(a, "--adam")) { adam = 1; continue; }
+        else if (!strcmp(a, "--authors-init")) { authors = 1; continue; }
         else if (!strcmp(a, "--print-json")) { print_json = 1; continue; }
         else if (!strcmp(a, "--preset") && v) preset = v;
         else if (!strcmp(a, "--batch")) r = lg_cli_int("bench", a, v, 2, 65536, &batch);
@@ -108,6 +109,7 @@ int lg_cmd_bench(int argc, char **argv) {
     if (st != LG_OK) return lg_cli_fail("bench", st);
     if (dcgan) lg_model_desc_dcgan(&m);
     if (adam) lg_model_desc_adam(&m);
+    if (authors) lg_model_desc_authors_init(&m);
     if (cc) lg_model_desc_class_conditional(&m, 10);
     m.batch = (int)batch;
     if ((st = lg_model_desc_validate(&m)) != LG_OK) return lg_cli_fail("bench", st);

@@ -21,7 +21,7 @@ enum { SAMPLE_CHUNK = 250, MAX_GRID = 64 };
 static void help(void) {
     printf(
         "usage: lapgan eval parzen --model RUN_DIR [options]\n"
-        "       lapgan eval nn --model RUN_DIR [options]\n"
+        "       lapgan eval nn --model RUN_DIR [--space pixel|inception|classifier] [options]\n"
         "       lapgan eval fd --model RUN_DIR --classifier FILE [options]\n"
         "       lapgan eval fd --real-vs-real --classifier FILE [options]\n"
         "       lapgan eval fid|kid|prc A B [options]   (Inception metrics: eval fid --help)\n\n"
@@ -31,8 +31,10 @@ static void help(void) {
         "  the mean, standard deviation and standard error over --test test images, in nats\n"
         "  per image with pixels in [0, 1] (samples clamped to [0, 1]).\n"
         "nn: a PNG with one row per sample: the sample, then its -k nearest training images\n"
-        "  in pixel space (L2), and the mean distance to the nearest one, next to that of\n"
-        "  real test images.\n"
+        "  (L2 in --space), and the mean distance to the nearest one, next to that of\n"
+        "  real test images. --space inception caches the training set's features in\n"
+        "  $LAPGAN_CACHE (default ~/.cache/lapgan/), keyed by the images' bytes, resize and\n"
+        "  weights; a damaged cache file is reported and recomputed.\n"
         "fd: Frechet distance between Gaussians fitted to the classifier's penultimate\n"
         "  features of real images (--real) and of --samples generated ones; for\n"
         "  class-conditional models, the classifier's accuracy on samples of each class.\n"
@@ -42,7 +44,8 @@ static void help(void) {
         "Each action merges its numbers into RUN_DIR/metrics.json (written atomically).\n\n"
         "  --model DIR        run directory holding level_<k>.safetensors\n"
         "  --data SPEC        training set (default fashion): fashion[:DIR], cifar10:DIR,\n"
-        "                     idx:IMAGES[,LABELS], folder:DIR\n"
+        "                     stl10:DIR, idx:IMAGES[,LABELS], npy:X.npy[,Y.npy], npz:F.npz,\n"
+        "                     zip:F.zip, folder:DIR (docs/data.md)\n"
         "  --test-data SPEC   parzen, nn: test set (default: the test split of --data)\n"
         "  --samples N        parzen, fd: generated images (default 10000)\n"
         "  --valid N          parzen: validation images, the last N of --data (default 1000)\n"
@@ -52,8 +55,15 @@ static void help(void) {
         "                     log-spaced over 0.1 ... 1, as parzen_ll.py)\n"
         "  -n N               nn: samples, one per row (default 16, at most %d)\n"
         "  -k K               nn: neighbours per sample (default 5)\n"
-        "  -o PNG             nn: output (default RUN_DIR/nn.png)\n"
-        "  --classifier FILE  fd: classifier from 'lapgan classifier train'\n"
+        "  -o PNG             nn: output (default RUN_DIR/nn.png, RUN_DIR/nn_SPACE.png)\n"
+        "  --space S          nn: pixel (default), inception (the FID Inception's 2048 pool\n"
+        "                     features) or classifier (its penultimate features; needs\n"
+        "                     --classifier); metrics key nn, nn_inception, nn_classifier\n"
+        "  --limit N          nn: only the first N training images (bounds Inception's\n"
+        "                     work: ~13 images/s on 2 cores)\n"
+        "  --weights FILE     nn --space inception: weights (default in $LAPGAN_CACHE)\n"
+        "  --resize MODE      nn --space inception: as eval fid (default nv_bilinear_float)\n"
+        "  --classifier FILE  fd, nn --space classifier: from 'lapgan classifier train'\n"
         "  --real SPEC        fd: real images (default: the test split of --data)\n"
         "  --real-vs-real     fd: real against training images; --model is then optional\n"
         "                     (given, the result goes into its metrics.json)\n"
@@ -72,6 +82,10 @@ typedef struct {
     const char *weights; /* the directory the weights come from */
     char best_dir[4096];
     unsigned scales;     /* parzen --pixels: bit per lg_pixel_scale */
+    lg_nn_space space;   /* nn --space */
+    const char *inception; /* nn --weights: the Inception weights file */
+    lg_resize_kind resize; /* nn --resize */
+    long limit;          /* nn --limit: the first N training images (0: all) */
 } opts;
 
 /* Pixel scales of eval parzen (--pixels). Table 1 does not say which one
@@ -125,12 +139,44 @@ static const struct {
     {"--model", ALL},       {"--data", ALL},     {"--test-data", PARZEN | NN},
     {"--samples", PARZEN | FD}, {"--valid", PARZEN}, {"--test", PARZEN},
     {"--sigma-grid", PARZEN}, {"-n", NN},          {"-k", NN},
-    {"-o", NN},             {"--classifier", FD}, {"--real", FD},
+    {"-o", NN},             {"--classifier", FD | NN}, {"--real", FD},
     {"--real-vs-real", FD}, {"--seed", ALL},     {"--threads", ALL},
-    {"--best", ALL},        {"--pixels", PARZEN},
+    {"--best", ALL},        {"--pixels", PARZEN},  {"--space", NN},
+    {"--limit", NN},        {"--weights", NN},    {"--resize", NN},
 };
 
+static int parse_space(const char *s, opts *o) {
+    int sp = lg_cli_nn_space_parse(s);
+    if (sp < 0)
+        return lg_cli_usage_error(CMD, "--space wants pixel, inception or classifier, got '%s'",
+                                  s);
+    o->space = (lg_nn_space)sp;
+    return LG_EXIT_OK;
+}
+
+static int parse_resize(const char *s, opts *o) {
+    int r = lg_resize_parse(s);
+    if (r < 0)
+        return lg_cli_usage_error(CMD, "--resize: unknown mode '%s' (nv_bilinear_float, "
+                                  "torch_bilinear_float, pil_bicubic_float)", s);
+    o->resize = (lg_resize_kind)r;
+    return LG_EXIT_OK;
+}
+
+/* nn: each space's own options, and only with it. */
+static int check_space(const opts *o) {
+    if (o->space == LG_NN_CLASSIFIER && !o->classifier)
+        return lg_cli_usage_error(CMD, "--space classifier needs --classifier FILE (from "
+                                  "'lapgan classifier train')");
+    if (o->space != LG_NN_CLASSIFIER && o->classifier)
+        return lg_cli_usage_error(CMD, "--classifier is for --space classifier");
+    if (o->space != LG_NN_INCEPTION && (o->inception || o->resize != LG_RESIZE_NV_BILINEAR))
+        return lg_cli_usage_error(CMD, "--weights and --resize are for --space inception");
+    return LG_EXIT_OK;
+}
+
 static int parse(int argc, char **argv, opts *o) {
+    int rc0;
     *o = (opts){.data = "fashion", .samples = 10000, .valid = -1, .ntest = -1, .n = 16, .k = 5,
                 .seed = 1};
     if (argc < 2) return lg_cli_usage_error(CMD, "expected 'parzen', 'nn' or 'fd'");
@@ -165,6 +211,10 @@ static int parse(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "-o")) o->out = v;
         else if (!strcmp(a, "--sigma-grid")) rc = parse_grid(v, o);
         else if (!strcmp(a, "--pixels")) rc = parse_pixels(v, o);
+        else if (!strcmp(a, "--space")) rc = parse_space(v, o);
+        else if (!strcmp(a, "--resize")) rc = parse_resize(v, o);
+        else if (!strcmp(a, "--weights")) o->inception = v;
+        else if (!strcmp(a, "--limit")) rc = lg_cli_int(CMD, a, v, 1, 1 << 24, &o->limit);
         else if (!strcmp(a, "--samples")) rc = lg_cli_int(CMD, a, v, 2, 1 << 20, &o->samples);
         else if (!strcmp(a, "--valid")) rc = lg_cli_int(CMD, a, v, 1, 1 << 24, &o->valid);
         else if (!strcmp(a, "--test")) rc = lg_cli_int(CMD, a, v, 1, 1 << 24, &o->ntest);
@@ -179,6 +229,7 @@ static int parse(int argc, char **argv, opts *o) {
         return lg_cli_usage_error(CMD, "--model RUN_DIR is required");
     if (o->action == FD && !o->classifier)
         return lg_cli_usage_error(CMD, "--classifier FILE is required");
+    if (o->action == NN && (rc0 = check_space(o)) != LG_EXIT_OK) return rc0;
     if (!o->scales) o->scales = 1u << SCALE_UNIT;
     o->weights = o->model;
     if (o->best && o->model) {
@@ -561,15 +612,55 @@ static double mean_first(const float *dist, int n, int k) {
     return s / n;
 }
 
+/* The k nearest training rows of n image rows x in e's space, against the
+ * training features ftr. */
+static lg_status nn_query(lg_nn_embed *e, const float *ftr, int ntrain, const float *x, int n,
+                          int k, const char *what, int *idx, float *dist) {
+    float *f = NULL;
+    lg_status st = lg_cli_nn_embed(e, x, n, what, 0, &f);
+    if (st == LG_OK) st = lg_knn(ftr, ntrain, f ? f : x, n, e->dim, k, idx, dist);
+    lg_free(f);
+    return st;
+}
+
+/* The metrics.json entry: "nn" for pixels as it always was, "nn_<space>"
+ * with the feature space named otherwise. */
+static lg_status nn_record(const opts *o, const lg_nn_embed *e, const char *out, int n, int k,
+                           int ntrain, double mean, int nt, double test_mean) {
+    json_t *j = json_pack("{s:i,s:i,s:f,s:s}", "samples", n, "k", k, "mean_nearest", mean,
+                          "png", out);
+    char label[600], key[64], base[32];
+    if (e->space == LG_NN_PIXEL) {
+        json_object_set_new(j, "pixels", json_string("[0,1]"));
+    } else {
+        json_object_set_new(j, "space", json_string(lg_cli_nn_space_name(e->space)));
+        json_object_set_new(j, "features", json_string(lg_cli_nn_space_label(e, label,
+                                                                              sizeof label)));
+    }
+    json_object_set_new(j, "seed", json_integer((json_int_t)o->seed));
+    if (e->space != LG_NN_PIXEL || o->limit)
+        json_object_set_new(j, "train_images", json_integer(ntrain));
+    if (nt) {
+        json_object_set_new(j, "test_mean_nearest", json_real(test_mean));
+        json_object_set_new(j, "test_images", json_integer(nt));
+    }
+    snprintf(base, sizeof base, "nn%s%s", e->space == LG_NN_PIXEL ? "" : "_",
+             e->space == LG_NN_PIXEL ? "" : lg_cli_nn_space_name(e->space));
+    return merge_metrics(o->model, metric_key(o, base, key, sizeof key), j);
+}
+
 static int run_nn(const opts *o) {
     model_ctx mc;
     lg_dataset *train = NULL, *test = NULL;
-    float *tr = NULL, *q = NULL, *dist = NULL, *treal = NULL, *tdist = NULL;
+    lg_nn_embed e = {.space = o->space, .classifier = o->classifier, .weights = o->inception,
+                     .resize = o->resize};
+    float *tr = NULL, *ftr = NULL, *q = NULL, *dist = NULL, *treal = NULL, *tdist = NULL;
     int *labels = NULL, *idx = NULL, *tidx = NULL;
-    char out[4096], tbuf[512];
+    char out[4096], tbuf[512], label[600];
     const char *tspec = test_spec_of(o, o->test_data, tbuf, sizeof tbuf);
     if (o->out) snprintf(out, sizeof out, "%s", o->out);
-    else snprintf(out, sizeof out, "%s/nn.png", o->model);
+    else if (o->space == LG_NN_PIXEL) snprintf(out, sizeof out, "%s/nn.png", o->model);
+    else snprintf(out, sizeof out, "%s/nn_%s.png", o->model, lg_cli_nn_space_name(o->space));
     lg_status st = lg_output_check(out);
     if (st != LG_OK) return lg_cli_fail(CMD, st);
     st = load_model(&mc, o->weights);
@@ -582,53 +673,58 @@ static int run_nn(const opts *o) {
     st = open_data(&train, o->data, mc.c, mc.size);
     if (st == LG_OK && tspec) st = open_data(&test, tspec, mc.c, mc.size);
     if (st != LG_OK) goto done;
-    if (k > train->n) {
-        st = lg_error(LG_ERR_ARG, "-k %d: %s has only %d images", k, train->source, train->n);
+    const int ntrain = o->limit && o->limit < train->n ? (int)o->limit : train->n;
+    if (k > ntrain) {
+        st = lg_error(LG_ERR_ARG, "-k %d: %s has only %d images%s", k, train->source, ntrain,
+                      ntrain < train->n ? " within --limit" : "");
         goto done;
     }
-    tr = rows_of(train, 0, train->n, mc.size, 1);
+    if ((st = lg_cli_nn_embed_open(&e, mc.c, mc.size)) != LG_OK) goto done;
+    tr = rows_of(train, 0, ntrain, mc.size, 1);
     q = lg_alloc_floats((size_t)n * mc.dim);
     labels = lg_alloc(sizeof(int) * (size_t)n);
     idx = lg_alloc(sizeof(int) * (size_t)n * k);
     dist = lg_alloc_floats((size_t)n * k);
     if (!tr || !q || !labels || !idx || !dist) {
-        st = lg_error(LG_ERR_NOMEM, "out of memory for %d training images", train->n);
+        st = lg_error(LG_ERR_NOMEM, "out of memory for %d training images", ntrain);
         goto done;
     }
     double t0 = lg_time_s();
     st = draw(mc.m, n, (uint64_t)o->seed, 1, q, labels);
-    if (st == LG_OK) st = lg_knn(tr, train->n, q, n, mc.dim, k, idx, dist);
+    if (st == LG_OK) st = lg_cli_nn_embed(&e, tr, ntrain, "training images", 1, &ftr);
+    const float *feats = ftr ? ftr : tr;
+    if (st == LG_OK) st = nn_query(&e, feats, ntrain, q, n, k, "samples", idx, dist);
     if (st == LG_OK) st = write_nn_png(out, q, tr, idx, n, k, mc.c, mc.size);
     if (st != LG_OK) goto done;
-    /* Real test images' distance to the training set: what "not copied" looks like. */
+    /* Real test images' distance to the training set, in the same space:
+     * what "not copied" looks like. */
     const int nt = test ? (n < test->n ? n : test->n) : 0;
     double test_mean = -1;
     if (nt) {
         treal = rows_of(test, 0, nt, mc.size, 1);
         tidx = lg_alloc(sizeof(int) * (size_t)nt);
         tdist = lg_alloc_floats((size_t)nt);
-        st = treal && tidx && tdist ? lg_knn(tr, train->n, treal, nt, mc.dim, 1, tidx, tdist)
+        st = treal && tidx && tdist ? nn_query(&e, feats, ntrain, treal, nt, 1, "test images",
+                                               tidx, tdist)
                                     : LG_ERR_NOMEM;
         if (st != LG_OK) goto done;
         test_mean = mean_first(tdist, nt, 1);
     }
     const double mean = mean_first(dist, n, k);
-    printf("nn: %d samples (seed %ld) x %d nearest of %d training images (%s) -> %s (%.2f s)\n",
-           n, o->seed, k, train->n, train->source, out, lg_time_s() - t0);
-    printf("mean L2 distance to the nearest training image, pixels in [0, 1]: samples %.3f",
-           mean);
+    printf("nn: %d samples (seed %ld) x %d nearest of %d training images (%s)%s%s -> %s "
+           "(%.2f s)\n", n, o->seed, k, ntrain, train->source,
+           e.space == LG_NN_PIXEL ? "" : " in ",
+           e.space == LG_NN_PIXEL ? "" : e.space == LG_NN_INCEPTION ? "Inception space"
+                                                                  : "classifier space",
+           out, lg_time_s() - t0);
+    printf("mean L2 distance to the nearest training image, %s: samples %.3f",
+           lg_cli_nn_space_label(&e, label, sizeof label), mean);
     if (nt) printf(", real test images %.3f (%d of %s)", test_mean, nt, test->source);
     printf("\n");
-    json_t *j = json_pack("{s:i,s:i,s:f,s:s,s:s,s:I}", "samples", n, "k", k, "mean_nearest", mean,
-                          "png", out, "pixels", "[0,1]", "seed", (json_int_t)o->seed);
-    if (nt) {
-        json_object_set_new(j, "test_mean_nearest", json_real(test_mean));
-        json_object_set_new(j, "test_images", json_integer(nt));
-    }
-    char key[64];
-    st = merge_metrics(o->model, metric_key(o, "nn", key, sizeof key), j);
+    st = nn_record(o, &e, out, n, k, ntrain, mean, nt, test_mean);
 done:
     lg_free(tr);
+    lg_free(ftr);
     lg_free(q);
     lg_free(labels);
     lg_free(idx);
@@ -638,6 +734,7 @@ done:
     lg_free(tdist);
     lg_dataset_free(train);
     lg_dataset_free(test);
+    lg_cli_nn_embed_close(&e);
     lg_model_free(mc.m);
     return st == LG_OK ? LG_EXIT_OK : lg_cli_fail(CMD, st);
 }

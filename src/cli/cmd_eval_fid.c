@@ -26,7 +26,8 @@ static void help(void) {
         "       lapgan eval kid A B [options]      Kernel Inception Distance\n"
         "       lapgan eval prc A B [options]      precision and recall (k = 3)\n\n"
         "A and B are each a data set (fashion, fashion-test, cifar10:DIR, cifar10-test:DIR,\n"
-        "idx:IMAGES, folder:DIR), a run directory (then --samples images are drawn), or\n"
+        "stl10:DIR, idx:IMAGES, npy:X.npy, npz:F.npz, zip:F.zip, folder:DIR; docs/data.md),\n"
+        "a run directory (then --samples images are drawn), or\n"
         "for fid a statistics file FILE.npz (mu, sigma: pytorch-fid's layout, which\n"
         "--save-stats writes). prc takes A as the real set and B as the generated one.\n"
         "Features are the 2048 pool features of the TensorFlow Inception-v3 of 2015-12-05\n"
@@ -131,7 +132,8 @@ static src_kind kind_of(const char *spec) {
     struct stat sb;
     snprintf(p, sizeof p, "%s/level_0.safetensors", spec);
     if (stat(p, &sb) == 0) return SRC_RUN;
-    return ends_with(spec, ".npz") ? SRC_STATS : SRC_DATA;
+    /* npz:FILE.npz is a data set of images, not statistics. */
+    return ends_with(spec, ".npz") && strncmp(spec, "npz:", 4) ? SRC_STATS : SRC_DATA;
 }
 
 typedef struct {

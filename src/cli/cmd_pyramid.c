@@ -14,7 +14,8 @@ static void help(void) {
            "u(I_{k+1}) and the band-pass image h_k = I_k - u(I_{k+1}) (min-max\n"
            "normalised; the last row's h_K is the low-pass residual I_K).\n\n"
            "  IMAGE            a PNG or JPEG file\n"
-           "  DATASET          a data set spec (fashion, cifar10:DIR, idx:IMAGES, folder:DIR)\n"
+           "  DATASET          a data set spec (fashion, cifar10:DIR, stl10:DIR, idx:IMAGES,\n"
+           "                   npy:X.npy, npz:F.npz, zip:F.zip, folder:DIR; docs/data.md)\n"
            "  -o, --output F   the PNG to write (written atomically)\n"
            "  --index N        image N of a data set (default 0)\n"
            "  --levels K       number of levels (default 3); level k+1 is ceil(size_k / 2)\n"
@@ -30,8 +31,9 @@ typedef struct {
 } opts;
 
 static int is_dataset_spec(const char *s) {
-    static const char *const kinds[] = {"fashion", "fashion-test", "cifar10", "cifar10-test",
-                                        "idx",     "folder"};
+    static const char *const kinds[] = {"fashion", "fashion-test", "cifar10",
+                                        "cifar10-test", "stl10", "stl10-test",
+                                        "stl10-unlabeled", "idx", "npy", "npz", "zip", "folder"};
     if (access(s, F_OK) == 0) return 0;
     size_t k = strcspn(s, ":");
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)

@@ -396,6 +396,8 @@ static const char *const sections[][2] = {
     {"fd_real_vs_real", "Fr&eacute;chet distance, real test vs. real training images "
                         "(the floor)"},
     {"nn", "Nearest training images (L2, pixels in [0, 1])"},
+    {"nn_inception", "Nearest training images (L2 in Inception pool features)"},
+    {"nn_classifier", "Nearest training images (L2 in the classifier's features)"},
     {"fid", "FID: Fr&eacute;chet Inception Distance (pt_inception-2015-12-05 pool features; "
             "lower is better)"},
     {"kid", "KID: Kernel Inception Distance (unbiased MMD&sup2;, cubic kernel; lower is better)"},

@@ -21,12 +21,16 @@ static void usage(FILE *f) {
             "usage: lapgan train [options]\n"
             "Trains a Laplacian pyramid of GANs and writes checkpoints, logs and samples.\n\n"
             "  --data SPEC          data set (default fashion): fashion[:DIR], cifar10:DIR,\n"
-            "                       idx:IMAGES[,LABELS], folder:DIR\n"
+            "                       stl10:DIR, idx:IMAGES[,LABELS], npy:X.npy[,Y.npy],\n"
+            "                       npz:F.npz, zip:F.zip, folder:DIR (docs/data.md)\n"
             "  --preset NAME        model (default fashion): %s\n"
             "  --model FILE         model description JSON instead of a preset (see --print-json)\n"
             "  --class-conditional  CC-LAPGAN: condition every level on the class label\n"
             "  --dcgan              the DCGAN recipe: Adam 2e-4/0.5, batch norm, LeakyReLU in D\n"
             "  --adam               Adam lr 2e-4, beta1 0.5 instead of the paper's SGD (nets unchanged)\n"
+            "  --authors-init       the authors' CIFAR-10 initialisation: weights N(0, 0.05^2) in G,\n"
+            "                       N(0, 0.005^2) in D, biases 0 (keeps the paper's SGD from\n"
+            "                       collapsing the fully connected level; docs/presets.md)\n"
             "  --momentum-style S   SGD momentum: torch7 (the authors' optim.sgd, dampening =\n"
             "                       momentum; the presets') or pytorch (torch.optim.SGD, none)\n"
             "  --filter F           pyramid filter: binomial (paper) or area-bilinear (authors' code)\n"
@@ -174,6 +178,7 @@ int lg_cli_parse_train(int argc, char **argv, lg_train_opts *o) {
             if (!strcmp(a, "--class-conditional")) o->cc = 1;
             else if (!strcmp(a, "--dcgan")) o->dcgan = 1;
             else if (!strcmp(a, "--adam")) o->adam = 1;
+            else if (!strcmp(a, "--authors-init")) o->authors_init = 1;
             else if (!strcmp(a, "--resume")) o->resume = 1;
             else if (!strcmp(a, "--force")) o->force = 1;
             else if (!strcmp(a, "--print-model")) o->print_model = 1;
@@ -189,6 +194,9 @@ int lg_cli_parse_train(int argc, char **argv, lg_train_opts *o) {
     }
     if (o->val_every_set == 3)
         return lg_cli_usage_error("train", "give --val-every or --val-every-epochs, not both");
+    if (o->authors_init && o->dcgan)
+        return lg_cli_usage_error("train", "--dcgan has its own initialisation (N(0, 0.02^2)); "
+                                  "give --dcgan or --authors-init, not both");
     if (o->resume && o->force)
         return lg_cli_usage_error("train", "--resume continues the run in --out, --force replaces "
                                   "it: give one");
@@ -213,6 +221,7 @@ static lg_status build_desc(const lg_train_opts *o, const lg_dataset *ds, lg_mod
     if (o->momentum_style && (st = lg_sgd_style_parse(o->momentum_style, &m->opt.sgd_style)) != LG_OK)
         return lg_error(LG_ERR_ARG, "--momentum-style: %s", lg_errmsg());
     if (o->dcgan) lg_model_desc_dcgan(m);
+    if (o->authors_init) lg_model_desc_authors_init(m);
     if (o->batch) m->batch = (int)o->batch;
     if (o->cc) {
         if (!ds || ds->nclasses < 2)

@@ -48,8 +48,8 @@ int lg_cli_float(const char *cmd, const char *flag, const char *s, double lo, do
 int lg_cli_is_help(const char *s) { return s && (!strcmp(s, "-h") || !strcmp(s, "--help")); }
 
 int lg_cli_test_spec(const char *data, char *buf, size_t len) {
-    static const char *const kinds[] = {"fashion", "cifar10"};
-    for (int i = 0; i < 2; i++) {
+    static const char *const kinds[] = {"fashion", "cifar10", "stl10"};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         size_t k = strlen(kinds[i]);
         if (!strncmp(data, kinds[i], k) && (data[k] == 0 || data[k] == ':')) {
             snprintf(buf, len, "%s-test%s", kinds[i], data + k);

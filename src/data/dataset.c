@@ -91,6 +91,18 @@ static lg_status open_idx(lg_dataset **out, const char *rest, const char *spec) 
     return st;
 }
 
+static lg_status open_npy(lg_dataset **out, const char *rest, const char *spec) {
+    LG_CHECK(rest && rest[0], LG_ERR_ARG, "data set '%s': npy needs IMAGES.npy[,LABELS.npy]",
+             spec);
+    char *dup = strdup(rest);
+    LG_CHECK(dup, LG_ERR_NOMEM, "out of memory");
+    char *comma = strchr(dup, ',');
+    if (comma) *comma = 0;
+    lg_status st = lg_dataset_load_npy(out, dup, comma && comma[1] ? comma + 1 : NULL);
+    free(dup);
+    return st;
+}
+
 lg_status lg_dataset_open(lg_dataset **out, const char *spec, int c, int size) {
     LG_CHECK(out, LG_ERR_ARG, "lg_dataset_open: out is NULL");
     *out = NULL;
@@ -106,7 +118,23 @@ lg_status lg_dataset_open(lg_dataset **out, const char *spec, int c, int size) {
                  spec);
         return lg_dataset_load_cifar10(out, rest, !strcmp(kind, "cifar10"));
     }
+    if (!strcmp(kind, "stl10") || !strcmp(kind, "stl10-test") ||
+        !strcmp(kind, "stl10-unlabeled")) {
+        LG_CHECK(has_dir, LG_ERR_ARG, "data set '%s': %s needs a directory (%s:DIR)", spec,
+                 kind, kind);
+        return lg_dataset_load_stl10(out, rest,
+                                     !strcmp(kind, "stl10")        ? LG_STL10_TRAIN
+                                     : !strcmp(kind, "stl10-test") ? LG_STL10_TEST
+                                                                   : LG_STL10_UNLABELED);
+    }
     if (!strcmp(kind, "idx")) return open_idx(out, rest, spec);
+    if (!strcmp(kind, "npy")) return open_npy(out, rest, spec);
+    if (!strcmp(kind, "npz") || !strcmp(kind, "zip")) {
+        LG_CHECK(has_dir, LG_ERR_ARG, "data set '%s': %s needs a file (%s:FILE.%s)", spec, kind,
+                 kind, kind);
+        return !strcmp(kind, "npz") ? lg_dataset_load_npz(out, rest)
+                                    : lg_dataset_load_zip(out, rest, c, size);
+    }
     if (!strcmp(kind, "folder")) {
         LG_CHECK(has_dir, LG_ERR_ARG, "data set '%s': folder needs a directory (folder:DIR)",
                  spec);
@@ -114,6 +142,8 @@ lg_status lg_dataset_open(lg_dataset **out, const char *spec, int c, int size) {
     }
     return lg_error(LG_ERR_ARG,
                     "unknown data set '%s' (fashion[:DIR], fashion-test[:DIR], cifar10:DIR, "
-                    "cifar10-test:DIR, idx:IMAGES[,LABELS], folder:DIR)",
+                    "cifar10-test:DIR, stl10:DIR, stl10-test:DIR, stl10-unlabeled:DIR, "
+                    "idx:IMAGES[,LABELS], npy:IMAGES.npy[,LABELS.npy], npz:FILE.npz, "
+                    "zip:FILE.zip, folder:DIR)",
                     spec);
 }

@@ -85,6 +85,17 @@ static int d_specs(const lg_model_desc *m, const lg_level_desc *l, lg_layer_spec
     return push(v, n, linear(1), m);
 }
 
+/* D's weights get init_std x d_init_scale (the authors' CIFAR-10 script
+ * draws D's ten times smaller than G's); init "torch" ignores both. A scale
+ * of 1 leaves the specs as they are, so older models keep their bits. */
+static int d_init(const lg_model_desc *m, lg_layer_spec *v, int n) {
+    if (m->d_init_scale == 1.0f) return n;
+    const float std = (m->init_std > 0 ? m->init_std : 0.02f) * m->d_init_scale;
+    for (int i = 0; i < n; i++)
+        if (v[i].kind == LG_LAYER_LINEAR || v[i].kind == LG_LAYER_CONV2D) v[i].init_std = std;
+    return n;
+}
+
 /* Class conditioning at conv levels (paper): one-hot -> linear -> ReLU ->
  * one s x s feature plane, concatenated with the net's input maps. */
 static int label_specs(const lg_model_desc *m, int s, lg_layer_spec *v) {
@@ -195,12 +206,14 @@ lg_status lg_level_new(lg_level **out, const lg_model_desc *m, int k, int max_ba
     lg_status st = make_part(lv, LG_PART_G, "G", specs, g_specs(m, l, specs), lv->gin_c, sp, sp,
                              seed, backend);
     if (st == LG_OK)
-        st = make_part(lv, LG_PART_D, "D", specs, d_specs(m, l, specs), lv->din_c, sp, sp, seed,
+        st = make_part(lv, LG_PART_D, "D", specs, d_init(m, specs, d_specs(m, l, specs)), lv->din_c, sp, sp, seed,
                        backend);
     if (st == LG_OK && cc_plane) {
         int n = label_specs(m, l->size, specs);
         st = make_part(lv, LG_PART_GL, "GL", specs, n, lv->ncls, 1, 1, seed, backend);
-        if (st == LG_OK) st = make_part(lv, LG_PART_DL, "DL", specs, n, lv->ncls, 1, 1, seed, backend);
+        if (st == LG_OK)
+            st = make_part(lv, LG_PART_DL, "DL", specs, d_init(m, specs, n), lv->ncls, 1, 1, seed,
+                           backend);
     }
     if (st == LG_OK) st = alloc_buffers(lv);
     if (st != LG_OK) {

@@ -18,7 +18,9 @@
  *   lapgan-model-2  adds optim.momentum_style (format 1 files: "pytorch",
  *                   what they trained with); 0 is a real value for
  *                   optim.beta1, beta2, eps and mom_max (in format 1 a 0
- *                   there stood for 0.9, 0.999, 1e-8 and "no cap"). */
+ *                   there stood for 0.9, 0.999, 1e-8 and "no cap").
+ *   lapgan-model-3  adds d_init_scale (earlier files: 1, D drawn with
+ *                   init_std as G is). */
 #include <jansson.h>
 #include <math.h>
 #include <stddef.h>
@@ -31,7 +33,7 @@
 #include "lapgan/gan.h"
 #include "model_json.h"
 
-#define LG_MODEL_FORMAT 2
+#define LG_MODEL_FORMAT 3
 #define FORMAT_PREFIX "lapgan-model-"
 
 typedef enum { K_INT, K_BOOL, K_FLOAT, K_ENUM, K_NAME, K_WIDTHS, K_PAIR } key_type;
@@ -82,6 +84,7 @@ static const model_key keys[] = {
     INT(IN_MODEL, "batch", M(batch), 2, 65536),
     ENUM(IN_MODEL, "init", M(init), init_name, 2),
     NUM(IN_MODEL, "init_std", M(init_std), 0, 100, 0),
+    {"d_init_scale", IN_MODEL, K_FLOAT, M(d_init_scale), 0, 0, 100, LO_OPEN, NULL, 0, 3, 1.0, 0, 0},
     ENUM(IN_OPTIM, "kind", O(kind), kind_name, 2),
     NUM(IN_OPTIM, "lr", O(lr), 0, 10, LO_OPEN | HI_OPEN),
     NUM(IN_OPTIM, "momentum", O(momentum), 0, 1, 0),

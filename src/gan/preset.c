@@ -58,6 +58,7 @@ static void base(lg_model_desc *m, const char *name, int c, int levels) {
     m->noise_hi = 1;
     m->opt = paper_sgd();
     m->init = LG_INIT_TORCH;
+    m->d_init_scale = 1;
     m->batch = 128;
 }
 
@@ -187,10 +188,17 @@ void lg_model_desc_adam(lg_model_desc *m) {
     m->opt.beta1 = 0.5f;
 }
 
+void lg_model_desc_authors_init(lg_model_desc *m) {
+    m->init = LG_INIT_NORMAL;
+    m->init_std = 0.05f;
+    m->d_init_scale = 0.1f;
+}
+
 void lg_model_desc_dcgan(lg_model_desc *m) {
     lg_model_desc_adam(m);
     m->init = LG_INIT_NORMAL;
     m->init_std = 0.02f;
+    m->d_init_scale = 1.0f;
     m->leaky_d = 1;
     for (int k = 0; k < m->levels; k++) m->level[k].g_bn = m->level[k].d_bn = 1;
 }
@@ -322,6 +330,13 @@ char *lg_model_desc_describe(const lg_model_desc *m) {
         OUT("  optimiser Adam lr %g, betas %g %g", o->lr, o->beta1, o->beta2);
     OUT(", D %s, batch %d (half real, half generated), z ~ U[%g, %g]\n",
         m->leaky_d ? "LeakyReLU(0.2)" : "ReLU", m->batch, m->noise_lo, m->noise_hi);
+    if (m->init == LG_INIT_NORMAL) {
+        const float sd = m->init_std > 0 ? m->init_std : 0.02f;
+        OUT("  init normal: weights N(0, %g^2) in G, N(0, %g^2) in D, biases 0\n", sd,
+            sd * m->d_init_scale);
+    } else {
+        OUT("  init torch: PyTorch's defaults (U(+-1/sqrt(fan_in)) weights and biases)\n");
+    }
 #undef OUT
     return s;
 }

@@ -100,7 +100,7 @@ mkdir -p "$t/badrun" && cp "$run"/level_*.safetensors "$t/badrun/" && cp "$t/bad
 expect_fail eval_no_action 2 '^lapgan eval: expected' "$bin" eval
 expect_fail eval_bad_action 2 "unknown action 'frob'" "$bin" eval frob --model "$run"
 expect_fail eval_unknown_option 2 "unknown option '--frob'" "$bin" eval parzen --model "$run" --frob
-expect_fail eval_wrong_action_option 2 'not an option of .eval nn' "$bin" eval nn --model "$run" --classifier x
+expect_fail eval_wrong_action_option 2 'not an option of .eval nn' "$bin" eval nn --model "$run" --real x
 expect_fail eval_no_model 2 'model RUN_DIR is required' "$bin" eval parzen
 expect_fail eval_no_classifier 2 'classifier FILE is required' "$bin" eval fd --model "$run"
 expect_fail eval_bad_grid 2 'sigma-grid' "$bin" eval parzen --model "$run" --sigma-grid 0.1,x

@@ -29,7 +29,7 @@ edit 's/"beta1":0.89*[0-9]*/"beta1":0/' beta0
 check beta1_zero_kept bash -c "'$B' train --model '$tmp/beta0.json' --print-json | grep -q '\"beta1\":0.0,'"
 
 # The previous release's files load with the meaning they had.
-check old_file_loads bash -c "'$B' train --model '$old/cifar10.json' --print-json | grep -q '\"format\":\"lapgan-model-2\".*\"beta1\":0.89.*\"momentum_style\":\"pytorch\"'"
+check old_file_loads bash -c "'$B' train --model '$old/cifar10.json' --print-json | grep -q '\"format\":\"lapgan-model-3\".*\"beta1\":0.89.*\"momentum_style\":\"pytorch\"'"
 check old_file_print_model bash -c "'$B' train --model '$old/fashion_dcgan.json' --print-model | grep -q 'Adam lr 0.0002, betas 0.5 0.999'"
 
 # A run of the previous release resumes (the data set as it was: 40 images, seed 5).

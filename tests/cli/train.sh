@@ -27,6 +27,11 @@ expect_fail info_missing 1 "no such file" "$B" info "$tmp/none"
 check model_json_roundtrip bash -c "'$B' train --model '$tmp/tiny.json' --print-json | cmp -s - '$tmp/tiny.json'"
 sed 's/"d_dropout":0.5/"d_dropout":0.25/g' "$tmp/tiny.json" > "$tmp/tiny-d.json"
 check model_json_edit bash -c "'$B' train --model '$tmp/tiny-d.json' --print-model | grep -q 'dropout 0.25'"
+# --authors-init: the authors' CIFAR-10 initialisation, written into the model file.
+check authors_init_json bash -c "'$B' train --preset cifar10-32 --authors-init --print-json | grep -q '\"init\":\"normal\",\"init_std\":0.05.*\"d_init_scale\":0.1'"
+check authors_init_trains "$B" train --preset tiny --authors-init --levels 2 --steps 2 --out "$D-authors" --quiet --threads 2
+check authors_init_stored bash -c "'$B' info '$D-authors' | grep -q 'init normal'"
+expect_fail authors_init_dcgan 2 "not both" "$B" train --preset tiny --authors-init --dcgan
 expect_fail model_missing 1 "$tmp/none.json" "$B" train --model "$tmp/none.json"
 printf '{"format":"lapgan-model-1",' > "$tmp/cut.json"
 expect_fail model_not_json 1 "cut.json: model description is not JSON" "$B" train --model "$tmp/cut.json"

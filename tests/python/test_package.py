@@ -80,6 +80,17 @@ def test_errors_raise_with_the_library_message(tmp_path, fashion_small):
         lapgan.train(str(tmp_path / "r"), preset="tiny", images=bad, steps=1)
 
 
+def test_authors_init_as_the_cli(bin, fashion_small, tmp_path):
+    x, _ = fashion_small
+    lapgan.train(str(tmp_path / "a"), preset="tiny", images=x[:, None], steps=2,
+                 authors_init=True, threads=2, levels=[2])
+    info = run(bin, "info", tmp_path / "a").stdout
+    assert "N(0, 0.05^2) in G, N(0, 0.005^2) in D" in info
+    with pytest.raises(lapgan.Error, match="not both"):
+        lapgan.train(str(tmp_path / "b"), preset="tiny", images=x[:, None], steps=1,
+                     authors_init=True, dcgan=True)
+
+
 def test_class_conditional_needs_labels(tiny_runs):
     m = lapgan.Model.load(str(tiny_runs[0] / "cc"))
     with pytest.raises(lapgan.Error, match="class-conditional"):
