@@ -66,7 +66,7 @@ static void cifar_dir(char *out) { snprintf(out, 4096, "%s/data/cifar10", t_shar
 static void test_cifar_real(void) {
     char cdir[4096];
     cifar_dir(cdir);
-    if (access(cdir, F_OK) != 0) SKIP("%s absent", cdir);
+    if (access(cdir, F_OK) != 0) SKIP_ABSENT("%s absent (the shared data folder is not part of a clone)", cdir);
     lg_dataset *ds = NULL;
     CHECK_OK(lg_dataset_load_cifar10(&ds, cdir, 1));
     if (!ds) return;
