@@ -38,27 +38,9 @@ static lg_status read_batch(cifar_file *f) {
 
 /* Class names, one per line, from batches.meta.txt; defaults otherwise. */
 static lg_status read_meta(lg_dataset *ds, const char *dir) {
-    char path[4096], *names[10] = {0};
+    char path[4096];
     snprintf(path, sizeof path, "%s/batches.meta.txt", dir);
-    unsigned char *buf;
-    size_t len;
-    if (lg_read_file(path, 1 << 16, &buf, &len) != LG_OK) {
-        lg_error_clear();
-        return lg_ds_set_classes(ds, 10, cifar_classes);
-    }
-    int k = 0;
-    char *save = NULL, *text = (char *)buf;
-    /* lg_alloc zero-pads to 64 bytes, but a file of a multiple of 64 has no NUL. */
-    char *copy = strndup(text, len);
-    lg_free(buf);
-    LG_CHECK(copy, LG_ERR_NOMEM, "%s: out of memory", path);
-    for (char *line = strtok_r(copy, "\r\n", &save); line && k < 10;
-         line = strtok_r(NULL, "\r\n", &save))
-        if (line[strspn(line, " \t")]) names[k++] = line;
-    lg_status st = k == 10 ? lg_ds_set_classes(ds, 10, (const char *const *)names)
-                           : lg_error(LG_ERR_FORMAT, "%s: %d class names (expected 10)", path, k);
-    free(copy);
-    return st;
+    return lg_ds_read_class_names(ds, path, cifar_classes);
 }
 
 lg_status lg_dataset_load_cifar10(lg_dataset **out, const char *dir, int train) {

@@ -5,6 +5,7 @@
 
 #include "core/check.h"
 #include "data/dataset.h"
+#include "io/file.h"
 
 void lg_dataset_free(lg_dataset *ds) {
     if (!ds) return;
@@ -41,6 +42,28 @@ lg_status lg_ds_alloc(lg_dataset **out, int n, int c, int h, int w, const char *
     for (int i = 0; i < n; i++) ds->labels[i] = -1;
     *out = ds;
     return LG_OK;
+}
+
+lg_status lg_ds_read_class_names(lg_dataset *ds, const char *path, const char *const *defaults) {
+    char *names[10] = {0};
+    unsigned char *buf;
+    size_t len;
+    if (lg_read_file(path, 1 << 16, &buf, &len) != LG_OK) {
+        lg_error_clear();
+        return lg_ds_set_classes(ds, 10, defaults);
+    }
+    /* lg_alloc zero-pads to 64 bytes, but a file of a multiple of 64 has no NUL. */
+    char *copy = strndup((const char *)buf, len), *save = NULL;
+    lg_free(buf);
+    LG_CHECK(copy, LG_ERR_NOMEM, "%s: out of memory", path);
+    int k = 0;
+    for (char *line = strtok_r(copy, "\r\n", &save); line && k < 10;
+         line = strtok_r(NULL, "\r\n", &save))
+        if (line[strspn(line, " \t")]) names[k++] = line;
+    lg_status st = k == 10 ? lg_ds_set_classes(ds, 10, (const char *const *)names)
+                           : lg_error(LG_ERR_FORMAT, "%s: %d class names (expected 10)", path, k);
+    free(copy);
+    return st;
 }
 
 lg_status lg_ds_set_classes(lg_dataset *ds, int nclasses, const char *const *names) {

@@ -7,6 +7,10 @@
 lg_status lg_ds_alloc(lg_dataset **out, int n, int c, int h, int w, const char *source);
 /* Copies nclasses names (names may be NULL for "0", "1", ...). */
 lg_status lg_ds_set_classes(lg_dataset *ds, int nclasses, const char *const *names);
+/* Ten class names, one per non-blank line of the text file at path
+ * (CIFAR-10's batches.meta.txt, STL-10's class_names.txt); `defaults` when
+ * the file cannot be read; an error naming it when it holds another count. */
+lg_status lg_ds_read_class_names(lg_dataset *ds, const char *path, const char *const *defaults);
 /* The first class in 0..nclasses-1 without an image, or -1 when every
  * class has some: a class with none would be a class-conditional model's
  * class that is never trained (callers name the file or folder). */

@@ -100,25 +100,9 @@ static lg_status read_labels(lg_dataset *ds, const char *path) {
 
 /* Class names, one per line, from class_names.txt; defaults otherwise. */
 static lg_status read_class_names(lg_dataset *ds, const char *dir) {
-    char path[4200], *names[10] = {0};
+    char path[4200];
     snprintf(path, sizeof path, "%s/class_names.txt", dir);
-    unsigned char *buf;
-    size_t len;
-    if (lg_read_file(path, 1 << 16, &buf, &len) != LG_OK) {
-        lg_error_clear();
-        return lg_ds_set_classes(ds, 10, stl_classes);
-    }
-    char *copy = strndup((const char *)buf, len), *save = NULL;
-    lg_free(buf);
-    LG_CHECK(copy, LG_ERR_NOMEM, "%s: out of memory", path);
-    int k = 0;
-    for (char *line = strtok_r(copy, "\r\n", &save); line && k < 10;
-         line = strtok_r(NULL, "\r\n", &save))
-        if (line[strspn(line, " \t")]) names[k++] = line;
-    lg_status st = k == 10 ? lg_ds_set_classes(ds, 10, (const char *const *)names)
-                           : lg_error(LG_ERR_FORMAT, "%s: %d class names (expected 10)", path, k);
-    free(copy);
-    return st;
+    return lg_ds_read_class_names(ds, path, stl_classes);
 }
 
 lg_status lg_dataset_load_stl10(lg_dataset **out, const char *dir, lg_stl10_split split) {
