@@ -38,7 +38,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter $
 LDFLAGS += $(OPT) -fopenmp -L$(BLASDIR) -Wl,-rpath,$(BLASDIR)
 # The library's own dependencies; the human study (libmicrohttpd, SQLite)
 # lives in liblapgan-study.a, which only the CLI (and its tests) link.
-LIB_LDLIBS := -lopenblas -ldnnl -lpng -ljpeg -ljansson -lprotobuf-c -lcrypto -lzip -lz -lm -lpthread $(MPI_LIBS)
+LIB_LDLIBS := -lopenblas -ldnnl -lpng -ljpeg -ljansson -lprotobuf-c -lcrypto -lzip -llmdb -lwebp -lz -lm -lpthread $(MPI_LIBS)
 LDLIBS  += -lmicrohttpd -lsqlite3 $(LIB_LDLIBS)
 
 # Shared library version from include/lapgan/core.h; the soname carries the

@@ -6,6 +6,7 @@ want=(build-essential make pkg-config zlib1g-dev libpng-dev libjpeg62-turbo-dev
       libopenblas-openmp-dev libdnnl-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev
       libssl-dev                                  # sha256 of the FID Inception weights
       libzip-dev                                  # zip: and npz: data sets (src/data/zip.c)
+      liblmdb-dev libwebp-dev                     # lsun: data sets (src/data/lsun.c), WebP images
       protobuf-c-compiler libprotobuf-c-dev libonnx-dev   # lapgan export --format onnx (onnx.proto)
       dataset-fashion-mnist)
 case "${1:-build}" in
@@ -21,7 +22,8 @@ case "${1:-build}" in
                python3-torch python3-opencv time             # bench_ref: bench/run.sh QUICK=1;
                                                              # opencv: data_formats' JPEG zip
                python3-dev python3-pytest                    # tests/cli/python.sh (cffi build, pytest)
-               python3-scipy python3-pil) ;;                 # tools/make_inception_fixtures.py (sqrtm; the wheel's resizer)
+               python3-scipy python3-pil                     # tools/make_inception_fixtures.py (sqrtm; the wheel's resizer)
+               lmdb-utils) ;;                                # data_formats.sh: mdb_load makes LSUN environments
   torch) want+=(python3-torch python3-numpy python3-opencv time) ;;  # time: peak RSS in bench/run.sh
   *) echo "deps.sh: unknown set '$1' (build, test, torch)" >&2; exit 2 ;;
 esac

@@ -21,7 +21,7 @@
 #                (--authors-init: without it the paper's SGD collapses the 8x8 level to one
 #                image, docs/presets.md); adam = --adam (the nets' default initialisation)
 #   BATCH [128, the paper's]  VAL_IMAGES [64]  VAL_SAMPLES [16]  VAL_CHECKS [4]
-#   CLF_EPOCHS [12]  PARZEN_SAMPLES [10000]  PARZEN_TEST [10000]  PARZEN_VALID [1000]
+#   CLF_EPOCHS [12]  CLF_ARCH [vgg; trained with --flip --shift 4 --lr-decay 0.2]  PARZEN_SAMPLES [10000]  PARZEN_TEST [10000]  PARZEN_VALID [1000]
 #   FID_SAMPLES [2000; QUICK: 0 = none]: samples per model for Inception FID/KID/PR
 #   against as many test images (latest weights; about 13 images/s on 2 cores); FD_SAMPLES [10000]  DOCS [docs; QUICK: OUT/docs]
 #   NN_LIMIT [3000]: training images searched by the Inception-space nearest neighbours
@@ -179,8 +179,8 @@ else
     # The classifier takes the models' image size: SIZE 28 needs 28x28 inputs,
     # which `lapgan classifier train` cannot make from CIFAR-10 (FD is then skipped).
     if [ "$size" = 32 ]; then
-        run "$bin" classifier train --data "$data" --epochs "$clf_epochs" --seed "$seed" \
-            --threads "$threads" --out "$clf"
+        run "$bin" classifier train --data "$data" --arch "${CLF_ARCH:-vgg}" --flip --shift 4 \
+            --lr-decay 0.2 --epochs "$clf_epochs" --seed "$seed" --threads "$threads" --out "$clf"
     fi
 fi
 has_fid=0

@@ -33,6 +33,9 @@ static void to_float(const lg_dataset *ds, int i0, int n, float *x) {
         x[j] = ds->pixels[(size_t)i0 * img + j] * (1.f / 127.5f) - 1.f;
 }
 
+/* A training cfg without augmentation, as a pointer. */
+#define TC(E, B, LR) (&(lg_classifier_train_cfg){.epochs = (E), .batch = (B), .lr = (LR)})
+
 static int count_epochs(void *user, int epoch, int epochs, double loss, double seconds) {
     double *last = user;
     last[0] = epoch;
@@ -50,12 +53,12 @@ static void test_classifier_learns_quadrants(void) {
     lg_dataset *tr = quadrants(512, 1), *te = quadrants(256, 2);
     lg_classifier *clf = NULL;
     CHECK(tr && te);
-    CHECK_OK(lg_classifier_new(&clf, 1, 8, 8, 4, 7));
+    CHECK_OK(lg_classifier_new(&clf, NULL, 1, 8, 8, 4, 7));
     if (!clf || !tr || !te) goto done;
     double before, after, last[2] = {0, 0};
     CHECK_OK(lg_classifier_accuracy(clf, te, &before));
     double t0 = lg_time_s();
-    CHECK_OK(lg_classifier_train(clf, tr, 4, 32, 1e-3f, count_epochs, last));
+    CHECK_OK(lg_classifier_train(clf, tr, TC(4, 32, 1e-3f), count_epochs, last));
     double secs = lg_time_s() - t0;
     CHECK_OK(lg_classifier_accuracy(clf, te, &after));
     CHECK(last[0] == 4);
@@ -83,11 +86,11 @@ done:
 static void test_classifier_deterministic(void) {
     lg_dataset *tr = quadrants(128, 3);
     lg_classifier *a = NULL, *b = NULL;
-    CHECK_OK(lg_classifier_new(&a, 1, 8, 8, 4, 5));
-    CHECK_OK(lg_classifier_new(&b, 1, 8, 8, 4, 5));
+    CHECK_OK(lg_classifier_new(&a, NULL, 1, 8, 8, 4, 5));
+    CHECK_OK(lg_classifier_new(&b, NULL, 1, 8, 8, 4, 5));
     if (!a || !b || !tr) goto done;
-    CHECK_OK(lg_classifier_train(a, tr, 1, 16, 1e-3f, NULL, NULL));
-    CHECK_OK(lg_classifier_train(b, tr, 1, 16, 1e-3f, NULL, NULL));
+    CHECK_OK(lg_classifier_train(a, tr, TC(1, 16, 1e-3f), NULL, NULL));
+    CHECK_OK(lg_classifier_train(b, tr, TC(1, 16, 1e-3f), NULL, NULL));
     float x[16 * 64], za[16 * 4], zb[16 * 4];
     to_float(tr, 0, 16, x);
     CHECK_OK(lg_classifier_logits(a, x, 16, za));
@@ -102,9 +105,9 @@ done:
 static void test_classifier_save_load(void) {
     lg_dataset *tr = quadrants(256, 4);
     lg_classifier *clf = NULL, *back = NULL;
-    CHECK_OK(lg_classifier_new(&clf, 1, 8, 8, 4, 9));
+    CHECK_OK(lg_classifier_new(&clf, NULL, 1, 8, 8, 4, 9));
     if (!clf || !tr) goto done;
-    CHECK_OK(lg_classifier_train(clf, tr, 1, 32, 1e-3f, NULL, NULL));
+    CHECK_OK(lg_classifier_train(clf, tr, TC(1, 32, 1e-3f), NULL, NULL));
     CHECK_OK(lg_classifier_set_info(clf, "quadrants", 0.875));
     const char *path = tmp_path("rt.safetensors");
     CHECK_OK(lg_classifier_save(clf, path));
@@ -134,6 +137,39 @@ done:
     lg_dataset_free(tr);
 }
 
+/* The batch-norm architecture learns the quadrants with augmentation
+ * (a 1-pixel shift keeps each quadrant's class; a flip would not), keeps its
+ * arch through a file, and eval mode (running statistics) is what predicts. */
+static void test_classifier_vgg(void) {
+    lg_dataset *tr = quadrants(512, 11), *te = quadrants(256, 12);
+    lg_classifier *clf = NULL, *back = NULL;
+    CHECK_ERR(lg_classifier_new(&clf, "resnet", 1, 8, 8, 4, 1), LG_ERR_ARG);
+    CHECK_OK(lg_classifier_new(&clf, "vgg", 1, 8, 8, 4, 13));
+    if (!clf || !tr || !te) goto done;
+    CHECK(!strcmp(lg_classifier_arch(clf), "lapgan-vgg-v1"));
+    lg_classifier_train_cfg cfg = {.epochs = 4, .batch = 32, .lr = 2e-3f, .lr_decay = 0.2f,
+                                   .shift = 1};
+    CHECK_OK(lg_classifier_train(clf, tr, &cfg, NULL, NULL));
+    double acc, acc2;
+    CHECK_OK(lg_classifier_accuracy(clf, te, &acc));
+    CHECK_MSG(acc > 0.9, "vgg test accuracy %.3f", acc);
+    const char *path = tmp_path("vgg.safetensors");
+    CHECK_OK(lg_classifier_save(clf, path));
+    CHECK_OK(lg_classifier_load(&back, path));
+    unlink(path);
+    if (!back) goto done;
+    CHECK(!strcmp(lg_classifier_arch(back), "lapgan-vgg-v1"));
+    CHECK_OK(lg_classifier_accuracy(back, te, &acc2));
+    CHECK(acc2 == acc);
+    cfg.shift = 8; /* does not fit 8x8 images */
+    CHECK_ERR(lg_classifier_train(clf, tr, &cfg, NULL, NULL), LG_ERR_ARG);
+done:
+    lg_classifier_free(clf);
+    lg_classifier_free(back);
+    lg_dataset_free(tr);
+    lg_dataset_free(te);
+}
+
 static void write_bytes(const char *path, const void *p, size_t n) {
     FILE *f = fopen(path, "wb");
     if (!f) return;
@@ -148,7 +184,7 @@ static void test_classifier_bad_files(void) {
     write_bytes(path, "not a safetensors file at all", 29);
     CHECK_ERR(lg_classifier_load(&back, path), LG_ERR_FORMAT);
     /* A real file, truncated. */
-    CHECK_OK(lg_classifier_new(&clf, 1, 8, 8, 4, 1));
+    CHECK_OK(lg_classifier_new(&clf, NULL, 1, 8, 8, 4, 1));
     if (!clf) return;
     CHECK_OK(lg_classifier_save(clf, path));
     FILE *f = fopen(path, "rb");
@@ -186,18 +222,18 @@ static void test_classifier_bad_files(void) {
 
 static void test_classifier_bad_args(void) {
     lg_classifier *clf = NULL;
-    CHECK_ERR(lg_classifier_new(&clf, 0, 8, 8, 4, 1), LG_ERR_ARG);
-    CHECK_ERR(lg_classifier_new(&clf, 1, 8, 8, 1, 1), LG_ERR_ARG);
-    CHECK_OK(lg_classifier_new(&clf, 1, 8, 8, 4, 1));
+    CHECK_ERR(lg_classifier_new(&clf, NULL, 0, 8, 8, 4, 1), LG_ERR_ARG);
+    CHECK_ERR(lg_classifier_new(&clf, NULL, 1, 8, 8, 1, 1), LG_ERR_ARG);
+    CHECK_OK(lg_classifier_new(&clf, NULL, 1, 8, 8, 4, 1));
     lg_dataset *tr = quadrants(64, 5), *wrong;
     if (!clf || !tr) goto done;
-    CHECK_ERR(lg_classifier_train(clf, tr, 1, 0, 1e-3f, NULL, NULL), LG_ERR_ARG);
-    CHECK_ERR(lg_classifier_train(clf, tr, 1, LG_CLASSIFIER_MAX_BATCH + 1, 1e-3f, NULL, NULL),
+    CHECK_ERR(lg_classifier_train(clf, tr, TC(1, 0, 1e-3f), NULL, NULL), LG_ERR_ARG);
+    CHECK_ERR(lg_classifier_train(clf, tr, TC(1, LG_CLASSIFIER_MAX_BATCH + 1, 1e-3f), NULL, NULL),
               LG_ERR_ARG);
-    CHECK_ERR(lg_classifier_train(clf, tr, 0, 16, 1e-3f, NULL, NULL), LG_ERR_ARG);
-    CHECK_ERR(lg_classifier_train(clf, tr, 1, 16, -1.0f, NULL, NULL), LG_ERR_ARG);
+    CHECK_ERR(lg_classifier_train(clf, tr, TC(0, 16, 1e-3f), NULL, NULL), LG_ERR_ARG);
+    CHECK_ERR(lg_classifier_train(clf, tr, TC(1, 16, -1.0f), NULL, NULL), LG_ERR_ARG);
     if (lg_ds_alloc(&wrong, 8, 1, 9, 8, "wrong") == LG_OK) {
-        CHECK_ERR(lg_classifier_train(clf, wrong, 1, 4, 1e-3f, NULL, NULL), LG_ERR_SHAPE);
+        CHECK_ERR(lg_classifier_train(clf, wrong, TC(1, 4, 1e-3f), NULL, NULL), LG_ERR_SHAPE);
         lg_dataset_free(wrong);
     }
     float x[64];
@@ -226,14 +262,14 @@ static void test_fashion_frechet_sanity(void) {
     }
     enum { N = 2000, D = LG_CLASSIFIER_FEATURES, IMG = 784 };
     lg_classifier *clf = NULL;
-    CHECK_OK(lg_classifier_new(&clf, 1, 28, 28, 10, 3));
+    CHECK_OK(lg_classifier_new(&clf, NULL, 1, 28, 28, 10, 3));
     lg_dataset sub = *tr;
     sub.n = 2048;
     float *x = lg_alloc_floats((size_t)N * IMG), *f = lg_alloc_floats((size_t)N * D);
     double *mu[3], *cov[3];
     for (int i = 0; i < 3; i++) mu[i] = malloc(D * sizeof(double)), cov[i] = malloc(D * D * sizeof(double));
     if (!clf) goto done;
-    CHECK_OK(lg_classifier_train(clf, &sub, 1, 64, 1e-3f, NULL, NULL));
+    CHECK_OK(lg_classifier_train(clf, &sub, TC(1, 64, 1e-3f), NULL, NULL));
     lg_dataset tsub = *te;
     tsub.n = N;
     double acc;
@@ -266,6 +302,7 @@ int main(void) {
     RUN(test_classifier_learns_quadrants);
     RUN(test_classifier_deterministic);
     RUN(test_classifier_save_load);
+    RUN(test_classifier_vgg);
     RUN(test_classifier_bad_files);
     RUN(test_classifier_bad_args);
     RUN(test_fashion_frechet_sanity);

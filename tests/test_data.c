@@ -445,6 +445,74 @@ static void test_batcher(void) {
     lg_dataset_free(ds);
 }
 
+/* Whether out (h x w floats) is image idx of the toy set mirrored (flip) and
+ * moved by (dy, dx), zeros where the source is outside. */
+static int is_augmented(const float *out, int idx, int h, int w, int flip, int dy, int dx) {
+    for (int y = 0; y < h; y++)
+        for (int q = 0; q < w; q++) {
+            int sy = y + dy, sx = (flip ? w - 1 - q : q) + dx;
+            float want = sy >= 0 && sy < h && sx >= 0 && sx < w
+                             ? (uint8_t)(idx * 20 + sy * w + sx) / 127.5f - 1.f
+                             : 0.f;
+            if (out[y * w + q] != want) return 0;
+        }
+    return 1;
+}
+
+/* Flip and shift: every image is its source mirrored or not and moved by at
+ * most shift, both outcomes occur, and a resumed state draws the same. */
+static void test_batcher_augment(void) {
+    enum { N = 10, B = 5, H = 6, W = 5, S = 2, STEPS = 8 };
+    lg_dataset *ds = toy_set(N, H, W);
+    lg_batcher *a = NULL, *b = NULL;
+    CHECK_OK(lg_batcher_new(&a, ds, B, 0, 9));
+    CHECK_OK(lg_batcher_new(&b, ds, B, 0, 9));
+    CHECK_OK(lg_batcher_set_augment(a, 1, S));
+    CHECK_ERR(lg_batcher_set_augment(b, 0, H), LG_ERR_ARG);
+    CHECK_ERR(lg_batcher_set_augment(b, 0, -1), LG_ERR_ARG);
+    float xa[B * H * W], xb[B * H * W];
+    int la[B], lb[B], flips = 0, moved = 0, matched = 0;
+    for (int step = 0; step < STEPS; step++) {
+        CHECK_OK(lg_batcher_next(a, xa, la));
+        CHECK_OK(lg_batcher_next(b, xb, lb));
+        CHECK(memcmp(la, lb, sizeof la) == 0); /* augmentation leaves the order alone */
+        for (int i = 0; i < B; i++) {
+            int found = 0;
+            for (int f = 0; f < 2 && !found; f++)
+                for (int dy = -S; dy <= S && !found; dy++)
+                    for (int dx = -S; dx <= S && !found; dx++)
+                        if (is_augmented(xa + i * H * W, la[i], H, W, f, dy, dx)) {
+                            found = 1;
+                            flips += f;
+                            moved += dy || dx;
+                        }
+            matched += found;
+        }
+    }
+    CHECK_MSG(matched == STEPS * B, "%d of %d images are a flip/shift of their source", matched,
+              STEPS * B);
+    CHECK_MSG(flips > 0 && flips < STEPS * B, "%d of %d flipped", flips, STEPS * B);
+    CHECK_MSG(moved > 0, "no image was shifted");
+    /* Resume mid-epoch draws the same augmented batch. */
+    uint64_t e, c;
+    lg_batcher_get_state(a, &e, &c);
+    lg_batcher *r = NULL;
+    CHECK_OK(lg_batcher_new(&r, ds, B, 0, 9));
+    CHECK_OK(lg_batcher_set_augment(r, 1, S));
+    CHECK_OK(lg_batcher_set_state(r, e, c));
+    CHECK_OK(lg_batcher_next(a, xa, la));
+    CHECK_OK(lg_batcher_next(r, xb, lb));
+    CHECK(memcmp(xa, xb, sizeof xa) == 0);
+    /* Off again: the plain copy. */
+    CHECK_OK(lg_batcher_set_augment(r, 0, 0));
+    CHECK_OK(lg_batcher_next(r, xb, lb));
+    for (int i = 0; i < B; i++) CHECK(is_augmented(xb + i * H * W, lb[i], H, W, 0, 0, 0));
+    lg_batcher_free(r);
+    lg_batcher_free(a);
+    lg_batcher_free(b);
+    lg_dataset_free(ds);
+}
+
 int main(void) {
     if (!t_mkdtemp(dir)) {
         fprintf(stderr, "cannot create a temporary directory\n");
@@ -458,6 +526,7 @@ int main(void) {
     RUN(test_folder);
     RUN(test_open_specs);
     RUN(test_batcher);
+    RUN(test_batcher_augment);
     t_rmtree(dir);
     return TEST_END();
 }

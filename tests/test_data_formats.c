@@ -6,6 +6,10 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include <lmdb.h>
+#include <webp/encode.h>
+#include <zlib.h>
+
 #include "test.h"
 #include "tmpfiles.h"
 
@@ -152,6 +156,170 @@ static void test_zip_jpeg(void) {
     lg_dataset_free(f);
 }
 
+/* ---- LSUN's LMDB: environments written here with liblmdb ---------------- */
+
+typedef struct {
+    const char *key;
+    const void *val;
+    size_t len;
+} kv;
+
+/* Writes an LMDB environment directory dir/name with the pairs, in the
+ * order given (LMDB keeps them sorted by key). */
+static int write_lmdb(const char *name, const kv *v, int n) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (mkdir(path, 0755) != 0) return -1;
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    int rc = mdb_env_create(&env);
+    if (rc == 0) rc = mdb_env_set_mapsize(env, (size_t)64 << 20);
+    if (rc == 0) rc = mdb_env_open(env, path, 0, 0644);
+    if (rc == 0) rc = mdb_txn_begin(env, NULL, 0, &txn);
+    if (rc == 0) rc = mdb_dbi_open(txn, NULL, 0, &dbi);
+    for (int i = 0; i < n && rc == 0; i++) {
+        MDB_val k = {strlen(v[i].key), (void *)v[i].key}, d = {v[i].len, (void *)v[i].val};
+        rc = mdb_put(txn, dbi, &k, &d, 0);
+    }
+    if (rc == 0) rc = mdb_txn_commit(txn);
+    mdb_env_close(env);
+    return rc;
+}
+
+static lg_dataset *open_lsun(const char *names, int expect) {
+    char spec[4200] = "lsun:";
+    for (const char *p = names; *p;) { /* "a,b" -> "lsun:DIR/a,DIR/b" */
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        size_t at = strlen(spec);
+        snprintf(spec + at, sizeof spec - at, "%s%s/%.*s", at > 5 ? "," : "", dir, (int)n, p);
+        p += n + (comma != NULL);
+    }
+    lg_dataset *ds = NULL;
+    lg_status st = lg_dataset_open(&ds, spec, 3, 32);
+    CHECK_MSG(st == (lg_status)expect, "%s: status %d, want %d (%s)", spec, st, expect,
+              st ? lg_errmsg() : "");
+    if (st != LG_OK) CHECK(ds == NULL && strstr(lg_errmsg(), dir) != NULL);
+    return ds;
+}
+
+/* A PNG that claims w x h (IHDR patched, its CRC recomputed). */
+static size_t huge_png(const lg_image *one, uint32_t w, uint32_t h, unsigned char **out) {
+    void *buf;
+    size_t len;
+    if (lg_png_encode(one, &buf, &len, "huge") != LG_OK) return 0;
+    unsigned char *b = buf; /* signature (8), length (4), "IHDR", w, h, ... */
+    for (int i = 0; i < 4; i++) b[16 + i] = (unsigned char)(w >> (24 - 8 * i));
+    for (int i = 0; i < 4; i++) b[20 + i] = (unsigned char)(h >> (24 - 8 * i));
+    uint32_t crc = (uint32_t)crc32(0, b + 12, 17);
+    for (int i = 0; i < 4; i++) b[29 + i] = (unsigned char)(crc >> (24 - 8 * i));
+    *out = buf;
+    return len;
+}
+
+/* PNG and WebP (lossless) values give the CIFAR-10 loader's pixels exactly;
+ * JPEG values the folder loader's; two environments are two classes; keys
+ * are read in key order whatever order they were written in. */
+static void test_lsun(void) {
+    if (!have_files) SKIP("no generated files (see test_generate)");
+    enum { N = 12, IMG = 3 * 32 * 32 };
+    kv v[N];
+    char keys[N][16];
+    void *enc[N] = {0};
+    size_t enc_len[N] = {0};
+    for (int i = 0; i < N; i++) {
+        int j = N - 1 - i; /* written in reverse key order */
+        lg_image im = {.w = 32, .h = 32, .c = 3, .px = malloc(IMG)};
+        for (int p = 0; p < 32 * 32; p++)
+            for (int c = 0; c < 3; c++)
+                im.px[p * 3 + c] = ref->pixels[(size_t)j * IMG + (size_t)c * 1024 + p];
+        size_t len = 0;
+        if (j % 2) {
+            uint8_t *w = NULL;
+            len = WebPEncodeLosslessRGB(im.px, 32, 32, 96, &w);
+            enc[i] = lg_alloc(len);
+            if (enc[i]) memcpy(enc[i], w, len);
+            WebPFree(w);
+        } else {
+            CHECK_OK(lg_png_encode(&im, &enc[i], &len, "png"));
+        }
+        free(im.px);
+        snprintf(keys[i], sizeof keys[i], "%08d", j);
+        enc_len[i] = len;
+        v[i] = (kv){keys[i], enc[i], len};
+        CHECK(enc[i] && len > 0);
+    }
+    CHECK(write_lmdb("mixed_lmdb", v, N) == 0);
+    lg_dataset *a = open_lsun("mixed_lmdb", LG_OK);
+    CHECK(a && a->n == N && a->nclasses == 1 && !strcmp(a->class_names[0], "mixed"));
+    if (a && a->n == N) {
+        CHECK_MSG(!memcmp(a->pixels, ref->pixels, (size_t)N * IMG),
+                  "PNG/WebP values differ from the CIFAR-10 loader's pixels");
+        for (int i = 0; i < N; i++) CHECK(a->labels[i] == 0);
+    }
+    lg_dataset_free(a);
+
+    /* JPEG values: the files the folder test reads, as an environment. */
+    char path[4200];
+    snprintf(path, sizeof path, "%s/jpeg_ref/img%08d.jpg", dir, 0);
+    if (access(path, R_OK) == 0) {
+        unsigned char *jb[N] = {0};
+        size_t jl[N];
+        for (int i = 0; i < N; i++) {
+            snprintf(path, sizeof path, "%s/jpeg_ref/img%08d.jpg", dir, i);
+            FILE *f = fopen(path, "rb");
+            jb[i] = malloc(1 << 16);
+            jl[i] = f && jb[i] ? fread(jb[i], 1, 1 << 16, f) : 0;
+            if (f) fclose(f);
+            snprintf(keys[i], sizeof keys[i], "img%08d", i);
+            v[i] = (kv){keys[i], jb[i], jl[i]};
+        }
+        CHECK(write_lmdb("jpeg_lmdb", v, N) == 0);
+        lg_dataset *two = open_lsun("mixed_lmdb,jpeg_lmdb", LG_OK),
+                   *f = open_ds("folder", "jpeg_ref", 3, 32);
+        CHECK(two && f && two->n == 2 * N && two->nclasses == 2 && f->n == N);
+        if (two && f && two->n == 2 * N && f->n == N) {
+            CHECK(!strcmp(two->class_names[1], "jpeg"));
+            CHECK_MSG(!memcmp(two->pixels + (size_t)N * IMG, f->pixels, (size_t)N * IMG),
+                      "JPEG values differ from the folder loader's pixels");
+            for (int i = 0; i < 2 * N; i++) CHECK(two->labels[i] == (i >= N));
+        }
+        lg_dataset_free(two);
+        lg_dataset_free(f);
+        for (int i = 0; i < N; i++) free(jb[i]);
+    }
+
+    /* Hostile environments. */
+    unsigned char *huge = NULL;
+    lg_image one = {.w = 1, .h = 1, .c = 3, .px = (uint8_t[3]){1, 2, 3}};
+    size_t hl = huge_png(&one, 60000, 60000, &huge);
+    kv bad_value[2] = {{"a", enc[0], enc_len[0]}, {"b", "not an image", 12}};
+    kv huge_value[1] = {{"big", huge, hl}};
+    CHECK(write_lmdb("notimage_lmdb", bad_value, 2) == 0);
+    CHECK(hl > 0 && write_lmdb("huge_lmdb", huge_value, 1) == 0);
+    CHECK(write_lmdb("empty_lmdb", NULL, 0) == 0);
+    open_lsun("notimage_lmdb", LG_ERR_FORMAT);
+    CHECK(strstr(lg_errmsg(), "entry b") != NULL);
+    open_lsun("huge_lmdb", LG_ERR_FORMAT);
+    CHECK(strstr(lg_errmsg(), "entry big") != NULL);
+    open_lsun("empty_lmdb", LG_ERR_FORMAT);
+    open_lsun("absent_lmdb", LG_ERR_IO);
+    open_lsun("mixed_lmdb,absent_lmdb", LG_ERR_IO);
+    /* A truncated copy and a file of garbage. */
+    char src[4300], cmd[9000];
+    snprintf(src, sizeof src, "%s/mixed_lmdb/data.mdb", dir);
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s/trunc_lmdb %s/garbage_lmdb && head -c 12288 %s > %s/trunc_lmdb/data.mdb"
+             " && head -c 65536 /dev/urandom > %s/garbage_lmdb/data.mdb",
+             dir, dir, src, dir, dir);
+    CHECK(system(cmd) == 0);
+    open_lsun("trunc_lmdb", LG_ERR_FORMAT);
+    open_lsun("garbage_lmdb", LG_ERR_FORMAT);
+    lg_free(huge);
+    for (int i = 0; i < N; i++) lg_free(enc[i]);
+}
+
 static int open_fds(void) {
     DIR *d = opendir("/proc/self/fd");
     int n = 0;
@@ -187,6 +355,7 @@ int main(void) {
     RUN(test_npz);
     RUN(test_zip);
     RUN(test_zip_jpeg);
+    RUN(test_lsun);
     RUN(test_refusals_leak_nothing);
     lg_dataset_free(ref);
     if (dir[0]) t_rmtree(dir);

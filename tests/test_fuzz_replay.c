@@ -17,6 +17,9 @@
 #define LLVMFuzzerTestOneInput fuzz_npy
 #include "../fuzz/fuzz_npy.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_lsun
+#include "../fuzz/fuzz_lsun.c"
+#undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_zip
 #include "../fuzz/fuzz_zip.c"
 #undef LLVMFuzzerTestOneInput
@@ -76,6 +79,7 @@ static void test_cifar(void) { replay("cifar", fuzz_cifar); }
 static void test_stl10(void) { replay("stl10", fuzz_stl10); }
 static void test_npy(void) { replay("npy", fuzz_npy); }
 static void test_zip(void) { replay("zip", fuzz_zip); }
+static void test_lsun(void) { replay("lsun", fuzz_lsun); }
 static void test_image(void) { replay("image", fuzz_image); }
 static void test_safetensors(void) { replay("safetensors", fuzz_safetensors); }
 static void test_checkpoint(void) { replay("checkpoint", fuzz_checkpoint); }
@@ -97,6 +101,9 @@ static void test_seeds_are_valid(void) {
     CHECK_OK(lg_image_load(&im, "fuzz/corpus/image/rgb_progressive_8x8.jpg"));
     CHECK(im && im->w == 8 && im->h == 8 && im->c == 3);
     lg_image_free(im);
+    CHECK_OK(lg_image_load(&im, "fuzz/corpus/image/rgb_5x4_lossless.webp"));
+    CHECK(im && im->w == 5 && im->h == 4 && im->c == 3 && im->px[3 * 6] == 255);
+    lg_image_free(im);
     lg_dataset *ds;
     CHECK_OK(lg_dataset_load_zip(&ds, "fuzz/corpus/zip/pngs_labelled", 3, 4));
     CHECK(ds && ds->n == 2 && ds->nclasses == 2 && ds->labels[0] == 1 && ds->labels[1] == 0);
@@ -113,6 +120,7 @@ int main(void) {
     RUN(test_stl10);
     RUN(test_npy);
     RUN(test_zip);
+    RUN(test_lsun);
     RUN(test_image);
     RUN(test_safetensors);
     RUN(test_checkpoint);

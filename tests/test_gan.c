@@ -159,12 +159,15 @@ static void train(const lg_model_desc *m, const lg_dataset *ds, const char *dir,
 }
 
 /* Training 6 steps at once, 4 then 2 resumed, and level by level in
- * separate runs must give byte-identical checkpoints. */
+ * separate runs must give byte-identical checkpoints: plain, class-
+ * conditional, and with random flips (which must change the result). */
 static void test_resume_is_bit_identical(void) {
     lg_dataset *ds = synthetic(40);
-    for (int cc = 0; cc < 2; cc++) {
+    for (int v = 0; v < 3; v++) {
+        int cc = v == 1;
         lg_model_desc m;
         tiny(&m, cc);
+        m.flip = v == 2;
         char *a = tmpdir(), *b = tmpdir(), *c = tmpdir();
         train(&m, ds, a, 6, 0, 0);
         train(&m, ds, b, 4, 0, 0);
@@ -188,6 +191,16 @@ static void test_resume_is_bit_identical(void) {
         while (f && fgets(line, sizeof line, f)) lines++;
         if (f) fclose(f);
         CHECK_MSG(lines == 6, "resumed log has %d lines, expected 6", lines);
+        if (m.flip) { /* the same run without flips ends elsewhere */
+            char *d = tmpdir(), pd[256];
+            m.flip = 0;
+            train(&m, ds, d, 6, 0, 1u);
+            snprintf(p, sizeof p, "%s/level_0.safetensors", a);
+            snprintf(pd, sizeof pd, "%s/level_0.safetensors", d);
+            CHECK_MSG(!files_equal(p, pd), "--flip left the finest level unchanged");
+            rmrf(d);
+            free(d);
+        }
         rmrf(a), rmrf(b), rmrf(c);
         free(a), free(b), free(c);
     }

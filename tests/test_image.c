@@ -1,5 +1,7 @@
 /* Image I/O: PNG round trips, JPEG decode, corrupt inputs, atomic writes,
  * grids and square fitting. */
+#include <webp/encode.h>
+
 #include "test.h"
 #include "tmpfiles.h"
 
@@ -103,6 +105,44 @@ static void test_corrupt_inputs(void) {
     CHECK_ERR(lg_image_load(&im, dir), LG_ERR_IO); /* a directory */
 }
 
+/* WebP (LSUN copies hold some): lossless RGB and RGBA decode exactly, lossy
+ * decodes close; truncated data and a header claiming 16384x16384 (more than
+ * the decoded-size bound) are refused with the name. */
+static void test_webp_decode(void) {
+    enum { W = 13, H = 7 };
+    uint8_t rgb[W * H * 3], rgba[W * H * 4];
+    for (int i = 0; i < W * H * 3; i++) rgb[i] = (uint8_t)(i * 37 + i / 7);
+    /* No alpha of 0: lossless WebP may change the colour under a transparent pixel. */
+    for (int i = 0; i < W * H * 4; i++) rgba[i] = (uint8_t)(i % 4 == 3 ? 1 + i % 250 : i * 11 + 3);
+    uint8_t *enc = NULL;
+    size_t n = WebPEncodeLosslessRGB(rgb, W, H, W * 3, &enc);
+    CHECK(n > 12 && enc);
+    lg_image *im = NULL;
+    CHECK_OK(lg_image_decode(&im, enc, n, "a.webp"));
+    CHECK(im && im->w == W && im->h == H && im->c == 3 && !memcmp(im->px, rgb, sizeof rgb));
+    lg_image_free(im);
+    CHECK_ERR(lg_image_decode(&im, enc, n / 2, "half.webp"), LG_ERR_FORMAT);
+    CHECK(im == NULL && strstr(lg_errmsg(), "half.webp") && strstr(lg_errmsg(), "WebP"));
+    /* VP8L header: 0x2f, then 14 bits width-1 and 14 bits height-1. */
+    uint8_t *huge = malloc(n);
+    memcpy(huge, enc, n);
+    huge[21] = 0xff, huge[22] = 0xff, huge[23] = 0xff, huge[24] |= 0x0f;
+    CHECK_ERR(lg_image_decode(&im, huge, n, "huge.webp"), LG_ERR_FORMAT);
+    CHECK(strstr(lg_errmsg(), "huge.webp") && strstr(lg_errmsg(), "16384x16384"));
+    free(huge);
+    WebPFree(enc);
+    n = WebPEncodeLosslessRGBA(rgba, W, H, W * 4, &enc);
+    CHECK_OK(lg_image_decode(&im, enc, n, "alpha.webp"));
+    CHECK(im && im->c == 4 && !memcmp(im->px, rgba, sizeof rgba));
+    lg_image_free(im);
+    WebPFree(enc);
+    n = WebPEncodeRGB(rgb, W, H, W * 3, 90, &enc);
+    CHECK_OK(lg_image_decode(&im, enc, n, "lossy.webp"));
+    CHECK(im && im->w == W && im->h == H && im->c == 3);
+    lg_image_free(im);
+    WebPFree(enc);
+}
+
 static void test_atomic(void) {
     char path[4096], tmp[4200];
     t_path(path, dir, "atomic.bin");
@@ -186,6 +226,7 @@ int main(void) {
     }
     RUN(test_png_roundtrip);
     RUN(test_jpeg_decode);
+    RUN(test_webp_decode);
     RUN(test_corrupt_inputs);
     RUN(test_atomic);
     RUN(test_grid);

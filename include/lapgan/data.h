@@ -56,10 +56,15 @@ lg_status lg_dataset_load_npz(lg_dataset **out, const char *path);
  * (size 0: the first image's shorter side). */
 lg_status lg_dataset_load_zip(lg_dataset **out, const char *path, int c, int size);
 
+/* LSUN's LMDB environments (src/data/lsun.c), comma-separated, one class
+ * each (named after the directory, "_lmdb" dropped): values are JPEG, WebP
+ * or PNG images, read in key order and fitted as a folder's (size 0: 64). */
+lg_status lg_dataset_load_lsun(lg_dataset **out, const char *paths, int c, int size);
+
 /* "fashion[:DIR]", "fashion-test[:DIR]", "cifar10:DIR", "cifar10-test:DIR",
  * "stl10:DIR", "stl10-test:DIR", "stl10-unlabeled:DIR", "idx:IMAGES[,LABELS]",
- * "npy:IMAGES.npy[,LABELS.npy]", "npz:FILE.npz", "zip:FILE.zip", "folder:DIR"
- * (c and size used for folders and zips). */
+ * "npy:IMAGES.npy[,LABELS.npy]", "npz:FILE.npz", "zip:FILE.zip", "folder:DIR",
+ * "lsun:DIR[,DIR...]" (c and size used for folders, zips and LSUN). */
 lg_status lg_dataset_open(lg_dataset **out, const char *spec, int c, int size);
 
 /* A data set copied from the caller's memory (src/data/memory.c), e.g. a
@@ -91,6 +96,12 @@ typedef struct lg_batcher lg_batcher;
 lg_status lg_batcher_new(lg_batcher **out, const lg_dataset *ds, int batch, int crop,
                          uint64_t seed);
 void lg_batcher_free(lg_batcher *b);
+/* Augmentation drawn from the crop's Philox counter (so a resumed state
+ * draws the same): with flip each image is mirrored left-right with
+ * probability 1/2; with shift > 0 it is translated by a uniform dy, dx in
+ * [-shift, shift], the uncovered border 0 (mid-grey). Off (0, 0) by
+ * default. */
+lg_status lg_batcher_set_augment(lg_batcher *b, int flip, int shift);
 /* x: [batch, c, h', w'] floats in [-1,1] (h' = crop or h); labels may be NULL. */
 lg_status lg_batcher_next(lg_batcher *b, float *x, int *labels);
 void lg_batcher_get_state(const lg_batcher *b, uint64_t *epoch, uint64_t *cursor);

@@ -91,30 +91,50 @@ lg_status lg_frechet_distance(const double *mu1, const double *cov1, const doubl
 
 /* ---- classifier -------------------------------------------------------------- */
 
-/* A small convnet (conv5x5 32 pad 2, ReLU, conv5x5/2 64, ReLU, conv3x3/2 64,
- * ReLU, flatten, linear 128, ReLU, linear nclasses) trained with Adam on
- * softmax cross-entropy. Inputs are images in [-1, 1], as lg_batcher yields. */
+/* Two architectures, both ending in a 128-feature ReLU and a linear head,
+ * trained with Adam on softmax cross-entropy; inputs are images in
+ * [-1, 1], as lg_batcher yields.
+ *   "convnet" (file arch LG_CLASSIFIER_ARCH): conv5x5 32 pad 2, ReLU,
+ *     conv5x5/2 64, ReLU, conv3x3/2 64, ReLU, flatten, linear 128, ReLU.
+ *   "vgg" ("lapgan-vgg-v1"): seven conv3x3 + batch norm + ReLU (64, 64,
+ *     128/2, 128, 256/2, 256, 256/2), flatten, dropout 0.3, linear 128, ReLU.
+ * The Frechet distances of two classifiers are not comparable: report the
+ * classifier file with every FD. */
 #define LG_CLASSIFIER_FEATURES 128
 #define LG_CLASSIFIER_MAX_BATCH 256 /* largest training batch */
 #define LG_CLASSIFIER_ARCH "lapgan-convnet-v1"
 
 typedef struct lg_classifier lg_classifier;
 
-lg_status lg_classifier_new(lg_classifier **out, int c, int h, int w, int nclasses,
-                            uint64_t seed);
+/* arch: "convnet", "vgg" or NULL (convnet). */
+lg_status lg_classifier_new(lg_classifier **out, const char *arch, int c, int h, int w,
+                            int nclasses, uint64_t seed);
 void lg_classifier_free(lg_classifier *clf); /* accepts NULL */
 void lg_classifier_shape(const lg_classifier *clf, int *c, int *h, int *w, int *nclasses);
+/* The file arch string, e.g. "lapgan-vgg-v1". */
+const char *lg_classifier_arch(const lg_classifier *clf);
 
 /* Called after every epoch with its mean training loss; a non-zero return
  * stops training (then train returns LG_ERR_INTERRUPTED). */
 typedef int (*lg_classifier_progress)(void *user, int epoch, int epochs, double loss,
                                       double seconds);
 
-/* Trains for epochs passes over ds (labelled, shape matching the
- * classifier) with minibatches of batch, Adam at lr (1e-3 is a good
- * default). Shuffling is seeded by the classifier's seed. */
-lg_status lg_classifier_train(lg_classifier *clf, const lg_dataset *ds, int epochs, int batch,
-                              float lr, lg_classifier_progress progress, void *user);
+/* Training settings; every field means what it says, 0 included. */
+typedef struct {
+    int epochs, batch;
+    float lr;       /* Adam's */
+    float lr_decay; /* lr / (1 + lr_decay)^epoch, whole epochs */
+    int flip;       /* random left-right mirror (lg_batcher_set_augment) */
+    int shift;      /* random translation by up to shift pixels */
+} lg_classifier_train_cfg;
+/* 4 epochs, batch 64, lr 1e-3, no decay, no augmentation. */
+lg_classifier_train_cfg lg_classifier_train_defaults(void);
+
+/* Trains on ds (labelled, shape matching the classifier). Shuffling and
+ * augmentation are seeded by the classifier's seed. */
+lg_status lg_classifier_train(lg_classifier *clf, const lg_dataset *ds,
+                              const lg_classifier_train_cfg *cfg,
+                              lg_classifier_progress progress, void *user);
 
 /* x: [n, c, h, w] in [-1, 1], any n >= 1 (run in chunks). */
 lg_status lg_classifier_predict(lg_classifier *clf, const float *x, int n, int *out_labels);
@@ -125,6 +145,8 @@ lg_status lg_classifier_logits(lg_classifier *clf, const float *x, int n, float 
 /* Fraction of ds's images whose predicted label equals theirs (pixels p
  * enter as p / 127.5 - 1). */
 lg_status lg_classifier_accuracy(lg_classifier *clf, const lg_dataset *ds, double *acc);
+/* counts[true * nclasses + predicted] over ds (nclasses^2 entries). */
+lg_status lg_classifier_confusion(lg_classifier *clf, const lg_dataset *ds, long *counts);
 
 /* The data set source and test accuracy recorded in the file's metadata. */
 lg_status lg_classifier_set_info(lg_classifier *clf, const char *source, double test_accuracy);

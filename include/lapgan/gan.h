@@ -46,6 +46,7 @@ typedef struct {
     lg_level_desc level[LG_PYR_MAX_LEVELS]; /* [0] finest */
     lg_pyr_filter filter;
     int crop;                       /* random training crop (0: none) */
+    int flip;                       /* random left-right mirror of training images (0: none) */
     int nclasses;                   /* > 0: class-conditional (CC-LAPGAN) */
     int leaky_d;                    /* LeakyReLU(0.2) in D instead of ReLU */
     float noise_lo, noise_hi;       /* z ~ U[lo, hi] */

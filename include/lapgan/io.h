@@ -1,4 +1,4 @@
-/* lapgan io: images (PNG via libpng, JPEG via libjpeg-turbo), sample grids,
+/* lapgan io: images (PNG via libpng, JPEG via libjpeg-turbo, WebP via libwebp), sample grids,
  * safetensors checkpoints and atomic file writes.
  *
  * Writers never leave a half-written file: they write a temporary file in the
@@ -23,7 +23,7 @@ typedef struct {
 } lg_image;
 
 void lg_image_free(lg_image *im);
-/* Decodes PNG or JPEG (by magic bytes) from a file or from memory. */
+/* Decodes PNG, JPEG or WebP (by magic bytes) from a file or from memory. */
 lg_status lg_image_load(lg_image **out, const char *path);
 lg_status lg_image_decode(lg_image **out, const void *bytes, size_t len, const char *name);
 /* Resizes so the shorter side is size (area average when shrinking,

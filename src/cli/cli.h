@@ -47,7 +47,7 @@ enum { LG_CLI_HELP = -1 };
 
 typedef struct {
     const char *data, *preset, *model, *out, *filter, *momentum_style;
-    int cc, dcgan, adam, authors_init, resume, print_model, print_json, quiet, backend;
+    int cc, dcgan, adam, authors_init, flip, resume, print_model, print_json, quiet, backend;
     long levels_mask, steps, batch, threads, ckpt_every, sample_every, log_every;
     double epochs;
     unsigned long long seed;

@@ -45,7 +45,7 @@ static void help(void) {
         "  --model DIR        run directory holding level_<k>.safetensors\n"
         "  --data SPEC        training set (default fashion): fashion[:DIR], cifar10:DIR,\n"
         "                     stl10:DIR, idx:IMAGES[,LABELS], npy:X.npy[,Y.npy], npz:F.npz,\n"
-        "                     zip:F.zip, folder:DIR (docs/data.md)\n"
+        "                     zip:F.zip, folder:DIR, lsun:DIR[,DIR] (docs/data.md)\n"
         "  --test-data SPEC   parzen, nn: test set (default: the test split of --data)\n"
         "  --samples N        parzen, fd: generated images (default 10000)\n"
         "  --valid N          parzen: validation images, the last N of --data (default 1000)\n"

@@ -22,12 +22,15 @@ static void usage(FILE *f) {
             "Trains a Laplacian pyramid of GANs and writes checkpoints, logs and samples.\n\n"
             "  --data SPEC          data set (default fashion): fashion[:DIR], cifar10:DIR,\n"
             "                       stl10:DIR, idx:IMAGES[,LABELS], npy:X.npy[,Y.npy],\n"
-            "                       npz:F.npz, zip:F.zip, folder:DIR (docs/data.md)\n"
+            "                       npz:F.npz, zip:F.zip, folder:DIR, lsun:DIR[,DIR]\n"
+            "                       (docs/data.md)\n"
             "  --preset NAME        model (default fashion): %s\n"
             "  --model FILE         model description JSON instead of a preset (see --print-json)\n"
             "  --class-conditional  CC-LAPGAN: condition every level on the class label\n"
             "  --dcgan              the DCGAN recipe: Adam 2e-4/0.5, batch norm, LeakyReLU in D\n"
             "  --adam               Adam lr 2e-4, beta1 0.5 instead of the paper's SGD (nets unchanged)\n"
+            "  --flip               mirror each training image left-right with probability 1/2\n"
+            "                       (stored in the model: a resume keeps it)\n"
             "  --authors-init       the authors' CIFAR-10 initialisation: weights N(0, 0.05^2) in G,\n"
             "                       N(0, 0.005^2) in D, biases 0 (keeps the paper's SGD from\n"
             "                       collapsing the fully connected level; docs/presets.md)\n"
@@ -179,6 +182,7 @@ int lg_cli_parse_train(int argc, char **argv, lg_train_opts *o) {
             else if (!strcmp(a, "--dcgan")) o->dcgan = 1;
             else if (!strcmp(a, "--adam")) o->adam = 1;
             else if (!strcmp(a, "--authors-init")) o->authors_init = 1;
+            else if (!strcmp(a, "--flip")) o->flip = 1;
             else if (!strcmp(a, "--resume")) o->resume = 1;
             else if (!strcmp(a, "--force")) o->force = 1;
             else if (!strcmp(a, "--print-model")) o->print_model = 1;
@@ -222,6 +226,7 @@ static lg_status build_desc(const lg_train_opts *o, const lg_dataset *ds, lg_mod
         return lg_error(LG_ERR_ARG, "--momentum-style: %s", lg_errmsg());
     if (o->dcgan) lg_model_desc_dcgan(m);
     if (o->authors_init) lg_model_desc_authors_init(m);
+    if (o->flip) m->flip = 1;
     if (o->batch) m->batch = (int)o->batch;
     if (o->cc) {
         if (!ds || ds->nclasses < 2)

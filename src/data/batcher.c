@@ -13,6 +13,7 @@
 struct lg_batcher {
     const lg_dataset *ds;
     int batch, crop;
+    int flip, shift; /* augmentation; 0 off */
     uint64_t seed, epoch, cursor;
     int *perm; /* [ds->n], order of the current epoch */
     float value[256]; /* px / 127.5 - 1 */
@@ -56,6 +57,39 @@ void lg_batcher_free(lg_batcher *b) {
     free(b);
 }
 
+lg_status lg_batcher_set_augment(lg_batcher *b, int flip, int shift) {
+    LG_CHECK(b, LG_ERR_ARG, "lg_batcher_set_augment: NULL batcher");
+    LG_CHECK(shift >= 0 && shift < b->ds->h && shift < b->ds->w && shift <= 0x7fff, LG_ERR_ARG,
+             "shift %d does not fit %dx%d images of %s", shift, b->ds->h, b->ds->w,
+             b->ds->source);
+    b->flip = flip != 0;
+    b->shift = shift;
+    return LG_OK;
+}
+
+/* The augmented copy: output pixel (y, q) reads source row y0 + y + dy and
+ * column x0 + (flip ? ow - 1 - q : q) + dx; outside the image it is 0, the
+ * middle of [-1, 1]. */
+static void copy_augmented(const lg_batcher *b, int idx, int y0, int x0, int oh, int ow,
+                           int flip, int dy, int dx, float *x) {
+    const lg_dataset *ds = b->ds;
+    const uint8_t *src = ds->pixels + (size_t)idx * ds->c * ds->h * ds->w;
+    for (int ch = 0; ch < ds->c; ch++)
+        for (int y = 0; y < oh; y++) {
+            int sy = y0 + y + dy;
+            float *dst = x + ((size_t)ch * oh + y) * ow;
+            if (sy < 0 || sy >= ds->h) {
+                for (int q = 0; q < ow; q++) dst[q] = 0.f;
+                continue;
+            }
+            const uint8_t *row = src + ((size_t)ch * ds->h + sy) * ds->w;
+            for (int q = 0; q < ow; q++) {
+                int sx = x0 + (flip ? ow - 1 - q : q) + dx;
+                dst[q] = sx >= 0 && sx < ds->w ? b->value[row[sx]] : 0.f;
+            }
+        }
+}
+
 /* Copies image idx (window at y0,x0 of oh x ow) as floats in [-1, 1]. */
 static void copy_image(const lg_batcher *b, int idx, int y0, int x0, int oh, int ow, float *x) {
     const lg_dataset *ds = b->ds;
@@ -76,13 +110,24 @@ lg_status lg_batcher_next(lg_batcher *b, float *x, int *labels) {
     for (int i = 0; i < b->batch; i++) {
         int idx = b->perm[b->cursor];
         int y0 = 0, x0 = 0;
-        if (b->crop) {
-            uint32_t r[4];
+        uint32_t r[4] = {0, 0, 0, 0};
+        if (b->crop || b->flip || b->shift)
             lg_philox(b->seed, CROP_STREAM_BASE + b->epoch, b->cursor, r);
+        if (b->crop) {
             y0 = (int)(r[0] % (uint32_t)(ds->h - oh + 1));
             x0 = (int)(r[1] % (uint32_t)(ds->w - ow + 1));
         }
-        copy_image(b, idx, y0, x0, oh, ow, x + (size_t)i * isz);
+        if (b->flip || b->shift) {
+            /* r[2] and r[3] are unused by the crop, so turning augmentation
+             * on leaves the crops of a run as they were. */
+            uint32_t span = 2u * (uint32_t)b->shift + 1u;
+            int dy = (int)((r[3] & 0xffffu) % span) - b->shift;
+            int dx = (int)((r[3] >> 16) % span) - b->shift;
+            copy_augmented(b, idx, y0, x0, oh, ow, b->flip && (r[2] & 1u), dy, dx,
+                           x + (size_t)i * isz);
+        } else {
+            copy_image(b, idx, y0, x0, oh, ow, x + (size_t)i * isz);
+        }
         if (labels) labels[i] = ds->labels ? ds->labels[idx] : -1;
         if (++b->cursor == (uint64_t)ds->n) {
             b->cursor = 0;

@@ -158,6 +158,11 @@ lg_status lg_dataset_open(lg_dataset **out, const char *spec, int c, int size) {
         return !strcmp(kind, "npz") ? lg_dataset_load_npz(out, rest)
                                     : lg_dataset_load_zip(out, rest, c, size);
     }
+    if (!strcmp(kind, "lsun")) {
+        LG_CHECK(has_dir, LG_ERR_ARG,
+                 "data set '%s': lsun needs LMDB directories (lsun:DIR[,DIR...])", spec);
+        return lg_dataset_load_lsun(out, rest, c, size);
+    }
     if (!strcmp(kind, "folder")) {
         LG_CHECK(has_dir, LG_ERR_ARG, "data set '%s': folder needs a directory (folder:DIR)",
                  spec);
@@ -167,6 +172,6 @@ lg_status lg_dataset_open(lg_dataset **out, const char *spec, int c, int size) {
                     "unknown data set '%s' (fashion[:DIR], fashion-test[:DIR], cifar10:DIR, "
                     "cifar10-test:DIR, stl10:DIR, stl10-test:DIR, stl10-unlabeled:DIR, "
                     "idx:IMAGES[,LABELS], npy:IMAGES.npy[,LABELS.npy], npz:FILE.npz, "
-                    "zip:FILE.zip, folder:DIR)",
+                    "zip:FILE.zip, folder:DIR, lsun:DIR[,DIR...])",
                     spec);
 }

@@ -19,6 +19,7 @@
  *                   what they trained with); 0 is a real value for
  *                   optim.beta1, beta2, eps and mom_max (in format 1 a 0
  *                   there stood for 0.9, 0.999, 1e-8 and "no cap").
+ *   lapgan-model-4  adds flip (earlier files: 0, no mirroring).
  *   lapgan-model-3  adds d_init_scale (earlier files: 1, D drawn with
  *                   init_std as G is). */
 #include <jansson.h>
@@ -33,7 +34,7 @@
 #include "lapgan/gan.h"
 #include "model_json.h"
 
-#define LG_MODEL_FORMAT 3
+#define LG_MODEL_FORMAT 4
 #define FORMAT_PREFIX "lapgan-model-"
 
 typedef enum { K_INT, K_BOOL, K_FLOAT, K_ENUM, K_NAME, K_WIDTHS, K_PAIR } key_type;
@@ -78,6 +79,7 @@ static const model_key keys[] = {
     INT(IN_MODEL, "channels", M(c), 1, 3),
     ENUM(IN_MODEL, "filter", M(filter), filter_name, LG_PYR_FILTER_COUNT),
     INT(IN_MODEL, "crop", M(crop), 0, 4096),
+    {"flip", IN_MODEL, K_INT, M(flip), 0, 0, 1, 0, NULL, 0, 4, 0, 0, 0},
     INT(IN_MODEL, "classes", M(nclasses), 0, LG_MAX_CLASSES),
     INT(IN_MODEL, "leaky_d", M(leaky_d), 0, 1),
     {"noise", IN_MODEL, K_PAIR, M(noise_lo), M(noise_hi), -1e6, 1e6, 0, NULL, 0, 1, 0, 0, 0},

@@ -302,6 +302,7 @@ char *lg_model_desc_describe(const lg_model_desc *m) {
         m->nclasses ? ", class-conditional" : "");
     if (m->nclasses) OUT(" (%d classes)", m->nclasses);
     if (m->crop) OUT(", %dx%d random crops", m->crop, m->crop);
+    if (m->flip) OUT(", random left-right flips");
     OUT("\n");
     for (int k = m->levels - 1; k >= 0; k--) {
         const lg_level_desc *l = &m->level[k];

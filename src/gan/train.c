@@ -164,6 +164,7 @@ static lg_status open_slot(lg_trainer *t, int k, lg_dist_comm *comm) {
         LG_TRY(resume_val(t, s, &ex, path));
     }
     LG_TRY(lg_batcher_new(&s->data, t->ds, t->batch, t->m->crop, data_seed(s->seed, k)));
+    LG_TRY(lg_batcher_set_augment(s->data, t->m->flip, 0));
     if (resumed) LG_TRY(lg_batcher_set_state(s->data, ex.data_epoch, ex.data_cursor));
     const int s0 = t->m->level[0].size;
     s->x = lg_alloc_floats((size_t)t->batch * t->m->c * s0 * s0);

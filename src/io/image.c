@@ -1,6 +1,7 @@
 /* PNG (libpng's simplified API, which catches libpng's longjmp errors
- * itself) and JPEG (libjpeg-turbo, with an error manager that longjmps back
- * here instead of exiting). Both decode from memory; files are read whole. */
+ * itself), JPEG (libjpeg-turbo, with an error manager that longjmps back
+ * here instead of exiting) and WebP (libwebp; some LSUN copies hold WebP).
+ * All decode from memory; files are read whole. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdio.h> /* before jpeglib.h, which uses FILE and size_t */
@@ -9,6 +10,7 @@
 
 #include <jpeglib.h>
 #include <png.h>
+#include <webp/decode.h>
 
 #include "core/check.h"
 #include "io/file.h"
@@ -258,6 +260,28 @@ lg_status lg_image_fit(const lg_image *im, int c, int size, uint8_t *dst, const 
     return st;
 }
 
+/* ---- WebP ---------------------------------------------------------------- */
+
+/* The header gives the size before anything is allocated, so a file that
+ * claims huge dimensions is refused by image_alloc's bound. */
+static lg_status webp_decode(lg_image **out, const void *bytes, size_t len, const char *name) {
+    WebPBitstreamFeatures f;
+    LG_CHECK(WebPGetFeatures(bytes, len, &f) == VP8_STATUS_OK, LG_ERR_FORMAT,
+             "%s: corrupt WebP header", name);
+    int c = f.has_alpha ? 4 : 3;
+    LG_TRY(image_alloc(out, f.width, f.height, c, name));
+    size_t n = (size_t)f.width * f.height * c;
+    int stride = f.width * c;
+    uint8_t *ok = c == 4 ? WebPDecodeRGBAInto(bytes, len, (*out)->px, n, stride)
+                         : WebPDecodeRGBInto(bytes, len, (*out)->px, n, stride);
+    if (!ok) {
+        lg_image_free(*out);
+        *out = NULL;
+        return lg_error(LG_ERR_FORMAT, "%s: corrupt WebP data", name);
+    }
+    return LG_OK;
+}
+
 /* ---- dispatch ----------------------------------------------------------- */
 
 lg_status lg_image_decode(lg_image **out, const void *bytes, size_t len, const char *name) {
@@ -270,8 +294,10 @@ lg_status lg_image_decode(lg_image **out, const void *bytes, size_t len, const c
     if (len >= 8 && !memcmp(b, png_magic, 8)) return png_decode(out, bytes, len, name);
     if (len >= 3 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff)
         return jpeg_decode(out, bytes, len, name);
-    return lg_error(LG_ERR_FORMAT, "%s: not a PNG or JPEG file (%zu bytes, unknown magic)", name,
-                    len);
+    if (len >= 12 && !memcmp(b, "RIFF", 4) && !memcmp(b + 8, "WEBP", 4))
+        return webp_decode(out, bytes, len, name);
+    return lg_error(LG_ERR_FORMAT,
+                    "%s: not a PNG, JPEG or WebP image (%zu bytes, unknown magic)", name, len);
 }
 
 lg_status lg_image_load(lg_image **out, const char *path) {

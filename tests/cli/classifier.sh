@@ -44,10 +44,25 @@ if "$bin" classifier train --data "$data" --test "$data" --epochs 4 --batch 32 -
     pass classifier_train
   else fail classifier_train "epochs $epochs, accuracy '$acc'"; fi
   ev=$("$bin" classifier eval --model "$tmp/m.st" --data "$data" 2>&1)
-  if [ "$(echo "$ev" | sed -n 's/^accuracy \([0-9.]*\).*/\1/p')" = "$acc" ]; then pass classifier_eval
+  if [ "$(echo "$ev" | sed -n 's/^accuracy \([0-9.]*\).*/\1/p')" = "$acc" ] &&
+     echo "$ev" | grep -qE '^per class: 0 [01]\.[0-9]{3} \(n 64\), 1 .*, 3 [01]\.[0-9]{3} \(n 64\)$'
+  then pass classifier_eval
   else fail classifier_eval "$ev vs train's $acc"; fi
 else
   fail classifier_train "$(cat "$tmp/err")"; fail classifier_eval "no model"
+fi
+
+# The batch-norm arch with augmentation (a 1-pixel shift keeps a quadrant's
+# class) also learns the task, and eval names its arch.
+if "$bin" classifier train --arch vgg --shift 1 --lr-decay 0.2 --data "$data" --test "$data" \
+     --epochs 4 --batch 32 --seed 3 --threads 2 --out "$tmp/v.st" >"$tmp/log" 2>"$tmp/err"; then
+  acc=$(sed -n 's/^test accuracy \([0-9.]*\).*/\1/p' "$tmp/log")
+  if grep -q '^classifier vgg: .*shift 1' "$tmp/log" && awk -v a="$acc" 'BEGIN { exit !(a > 0.9) }'
+  then pass classifier_vgg; else fail classifier_vgg "accuracy '$acc': $(head -1 "$tmp/log")"; fi
+  if "$bin" classifier eval --model "$tmp/v.st" --data "$data" | grep -q 'lapgan-vgg-v1'
+  then pass classifier_vgg_eval; else fail classifier_vgg_eval; fi
+else
+  fail classifier_vgg "$(cat "$tmp/err")"; fail classifier_vgg_eval "no model"
 fi
 
 printf 'not a model' >"$tmp/bad.st"
@@ -57,6 +72,9 @@ expect_fail unknown_option 2 train --data "$data" --out "$tmp/out.st" --frobnica
 expect_fail no_out 2 train --data "$data"
 expect_fail bad_batch 2 train --data "$data" --out "$tmp/out.st" --batch 0
 expect_fail bad_epochs 2 train --data "$data" --out "$tmp/out.st" --epochs x
+expect_fail bad_arch 2 train --arch resnet --data "$data" --out "$tmp/out.st"
+expect_fail bad_lr_decay 2 train --lr-decay -1 --data "$data" --out "$tmp/out.st"
+expect_fail shift_too_big 2 train --shift 8 --data "$data" --out "$tmp/out.st"
 expect_fail unknown_data 2 train --data nope:x --out "$tmp/out.st"
 expect_fail missing_images 1 train --data "idx:$tmp/none.idx,$tmp/lab.idx" --out "$tmp/out.st"
 expect_fail unlabelled 2 train --data "idx:$tmp/img.idx" --out "$tmp/out.st"

@@ -187,6 +187,23 @@ def hostile(out, chw, labels):
     write(f"{h}/stl/test_y.bin", bytes([1, 11]))
 
 
+def lmdb_dump(path, pairs):
+    """mdb_load's input (lmdb-utils): the shell test turns it into an LMDB environment."""
+    lines = ["VERSION=3", "format=bytevalue", "type=btree", "HEADER=END"]
+    for k, v in pairs:
+        lines += [" " + k.hex(), " " + v.hex()]
+    write(path, ("\n".join(lines + ["DATA=END"]) + "\n").encode())
+
+
+def lsun_dumps(out, chw):
+    hwc = np.ascontiguousarray(chw.transpose(0, 2, 3, 1))
+    # Keys written in reverse: the reader takes LMDB's key order.
+    lmdb_dump(f"{out}/lsun_good.dump",
+              [(b"%08d" % i, png_bytes(hwc[i])) for i in reversed(range(len(hwc)))])
+    lmdb_dump(f"{out}/bad/lsun_notimage.dump",
+              [(b"00000000", png_bytes(hwc[0])), (b"img0042", b"not an image at all")])
+
+
 def main():
     out = sys.argv[1]
     chw, labels = source_images(sys.argv[2] if len(sys.argv) > 2 else None)
@@ -194,6 +211,7 @@ def main():
     os.makedirs(out, exist_ok=True)
     good(out, chw, labels)
     hostile(out, chw, labels)
+    lsun_dumps(out, chw)
 
 
 if __name__ == "__main__":

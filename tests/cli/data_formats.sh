@@ -65,4 +65,24 @@ expect_fail "stl10 label out of range" 1 "stl/test_y.bin: label 1 is 11 \(expect
   "$bin" pyramid "stl10-test:$b/stl" -o "$tmp/p.png"
 expect_fail "stl10 needs a directory" 2 "stl10 needs a directory" \
   "$bin" pyramid stl10: -o "$tmp/p.png"
+
+# LSUN: LMDB environments made from dumps with mdb_load (lmdb-utils).
+if command -v mdb_load >/dev/null; then
+  mkdir -p "$d/good_lmdb" "$b/notimage_lmdb" "$b/trunc_lmdb" "$b/garbage_lmdb"
+  mdb_load -f "$d/lsun_good.dump" "$d/good_lmdb" && mdb_load -f "$b/lsun_notimage.dump" "$b/notimage_lmdb"
+  head -c 12288 "$d/good_lmdb/data.mdb" >"$b/trunc_lmdb/data.mdb"
+  head -c 65536 /dev/urandom >"$b/garbage_lmdb/data.mdb"
+  check "loads lsun:good_lmdb" "$bin" pyramid "lsun:$d/good_lmdb" --index 4 --levels 2 -o "$tmp/p.png"
+  check "loads lsun: two environments" "$bin" pyramid "lsun:$d/good_lmdb,$d/good_lmdb" --index 20 --levels 2 -o "$tmp/p.png"
+  expect_fail "lsun value not an image" 1 "notimage_lmdb: entry img0042: not a PNG, JPEG or WebP image" \
+    "$bin" pyramid "lsun:$b/notimage_lmdb" -o "$tmp/p.png"
+  expect_fail "lsun truncated" 1 "trunc_lmdb/data.mdb: truncated LMDB file" \
+    "$bin" pyramid "lsun:$b/trunc_lmdb" -o "$tmp/p.png"
+  expect_fail "lsun not LMDB" 1 "garbage_lmdb: not a readable LMDB environment" \
+    "$bin" pyramid "lsun:$b/garbage_lmdb" -o "$tmp/p.png"
+  expect_fail "lsun missing" 1 "absent_lmdb: no such LMDB environment" \
+    "$bin" pyramid "lsun:$b/absent_lmdb" -o "$tmp/p.png"
+else
+  skip_or_fail lsun_cli "mdb_load absent (scripts/deps.sh test installs lmdb-utils)"
+fi
 finish
