@@ -66,6 +66,8 @@ lg_status lg_dataset_load_lsun(lg_dataset **out, const char *paths, int c, int s
  * "npy:IMAGES.npy[,LABELS.npy]", "npz:FILE.npz", "zip:FILE.zip", "folder:DIR",
  * "lsun:DIR[,DIR...]" (c and size used for folders, zips and LSUN). */
 lg_status lg_dataset_open(lg_dataset **out, const char *spec, int c, int size);
+/* Whether spec's kind (before the first ':') is one lg_dataset_open reads. */
+int lg_dataset_spec_known(const char *spec);
 
 /* A data set copied from the caller's memory (src/data/memory.c), e.g. a
  * numpy array: n images of c x h x w, laid out NCHW or NHWC, as 8-bit

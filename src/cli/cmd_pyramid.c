@@ -31,15 +31,9 @@ typedef struct {
     lg_pyr_filter filter;
 } opts;
 
+/* An existing file is an image, even one named like a spec. */
 static int is_dataset_spec(const char *s) {
-    static const char *const kinds[] = {"fashion", "fashion-test", "cifar10",
-                                        "cifar10-test", "stl10", "stl10-test",
-                                        "stl10-unlabeled", "idx", "npy", "npz", "zip", "folder"};
-    if (access(s, F_OK) == 0) return 0;
-    size_t k = strcspn(s, ":");
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        if (strlen(kinds[i]) == k && !strncmp(s, kinds[i], k)) return 1;
-    return 0;
+    return access(s, F_OK) != 0 && lg_dataset_spec_known(s);
 }
 
 static int parse(int argc, char **argv, opts *o) {

@@ -126,6 +126,18 @@ static lg_status open_npy(lg_dataset **out, const char *rest, const char *spec) 
     return st;
 }
 
+static const char *const spec_kinds[] = {
+    "fashion", "fashion-test", "cifar10", "cifar10-test", "stl10", "stl10-test", "stl10-unlabeled",
+    "idx",     "npy",          "npz",     "zip",          "folder", "lsun"};
+
+int lg_dataset_spec_known(const char *spec) {
+    if (!spec) return 0;
+    size_t k = strcspn(spec, ":");
+    for (size_t i = 0; i < sizeof spec_kinds / sizeof spec_kinds[0]; i++)
+        if (strlen(spec_kinds[i]) == k && !strncmp(spec, spec_kinds[i], k)) return 1;
+    return 0;
+}
+
 lg_status lg_dataset_open(lg_dataset **out, const char *spec, int c, int size) {
     LG_CHECK(out, LG_ERR_ARG, "lg_dataset_open: out is NULL");
     *out = NULL;
