@@ -43,32 +43,44 @@ static void run_im2col(problem *p, int dir) {
         lg_cpu_im2col_conv_bwd_filter(&p->d, p->x, p->dy, p->dw, p->db, p->ws);
 }
 
-static void run_dnnl(problem *p, int dir) {
+static void run_dnnl_p(problem *p, int dir, int bf16) {
     lg_status st = LG_OK;
-    if (dir == DIR_FWD) st = lg_dnnl_conv_fwd(&p->d, p->x, p->w, p->b, p->y);
-    if (dir == DIR_BWD_DATA) st = lg_dnnl_conv_bwd_data(&p->d, p->dy, p->w, p->dx);
-    if (dir == DIR_BWD_FILTER) st = lg_dnnl_conv_bwd_filter(&p->d, p->x, p->dy, p->dw, p->db);
+    if (dir == DIR_FWD) st = lg_dnnl_conv_fwd_p(&p->d, bf16, p->x, p->w, p->b, p->y);
+    if (dir == DIR_BWD_DATA) st = lg_dnnl_conv_bwd_data_p(&p->d, bf16, p->dy, p->w, p->dx);
+    if (dir == DIR_BWD_FILTER)
+        st = lg_dnnl_conv_bwd_filter_p(&p->d, bf16, p->x, p->dy, p->dw, p->db);
     if (st != LG_OK) {
         fprintf(stderr, "conv_bench: %s\n", lg_errmsg());
         exit(1);
     }
 }
+static void run_dnnl(problem *p, int dir) { run_dnnl_p(p, dir, 0); }
+static void run_dnnl_bf16(problem *p, int dir) { run_dnnl_p(p, dir, 1); }
 
 /* Winograd has no backward-weights: that row is left out. */
-static void run_wino(problem *p, int dir, int m) {
-    if (dir == DIR_FWD) lg_wino_conv_fwd(&p->d, m, p->x, p->w, p->b, p->y, p->ws);
-    if (dir == DIR_BWD_DATA) lg_wino_conv_bwd_data(&p->d, m, p->dy, p->w, p->dx, p->ws);
+static void run_wino(problem *p, int dir, int m, int bf16) {
+    if (dir == DIR_FWD) lg_wino_conv_fwd_p(&p->d, m, bf16, p->x, p->w, p->b, p->y, p->ws);
+    if (dir == DIR_BWD_DATA) lg_wino_conv_bwd_data_p(&p->d, m, bf16, p->dy, p->w, p->dx, p->ws);
 }
 /* The cpu backend as training calls it: Winograd or oneDNN per shape. */
-static void run_cpu(problem *p, int dir) {
-    const lg_backend *be = lg_backend_get(LG_BACKEND_CPU);
-    if (dir == DIR_FWD) be->conv_fwd(&p->d, p->x, p->w, p->b, p->y, p->ws);
-    if (dir == DIR_BWD_DATA) be->conv_bwd_data(&p->d, p->dy, p->w, p->dx, p->ws);
-    if (dir == DIR_BWD_FILTER) be->conv_bwd_filter(&p->d, p->x, p->dy, p->dw, p->db, p->ws);
+static void run_table(problem *p, int dir, lg_backend_kind k) {
+    const lg_backend *be = lg_backend_get(k);
+    lg_status st = LG_OK;
+    if (!be) st = lg_backend_check(k);
+    else if (dir == DIR_FWD) st = be->conv_fwd(&p->d, p->x, p->w, p->b, p->y, p->ws);
+    else if (dir == DIR_BWD_DATA) st = be->conv_bwd_data(&p->d, p->dy, p->w, p->dx, p->ws);
+    else st = be->conv_bwd_filter(&p->d, p->x, p->dy, p->dw, p->db, p->ws);
+    if (st != LG_OK) {
+        fprintf(stderr, "conv_bench: %s\n", lg_errmsg());
+        exit(1);
+    }
 }
+static void run_cpu(problem *p, int dir) { run_table(p, dir, LG_BACKEND_CPU); }
+static void run_cpu_bf16(problem *p, int dir) { run_table(p, dir, LG_BACKEND_CPU_BF16); }
 
-static void run_wino2(problem *p, int dir) { run_wino(p, dir, 2); }
-static void run_wino4(problem *p, int dir) { run_wino(p, dir, 4); }
+static void run_wino2(problem *p, int dir) { run_wino(p, dir, 2, 0); }
+static void run_wino4(problem *p, int dir) { run_wino(p, dir, 4, 0); }
+static void run_wino4_bf16(problem *p, int dir) { run_wino(p, dir, 4, 1); }
 
 /* Whether name is one of the comma-separated names in list (NULL: all). */
 static int listed(const char *list, const char *name) {
@@ -123,7 +135,7 @@ static void problem_init(problem *p, shape sh) {
     p->x = filled(&r, nx), p->dy = filled(&r, ny), p->w = filled(&r, nw);
     p->b = filled(&r, d.co), p->y = filled(&r, ny), p->dx = filled(&r, nx);
     p->dw = filled(&r, nw), p->db = filled(&r, d.co);
-    size_t ws = lg_cpu_im2col_conv_workspace(&d), wws = lg_wino_conv_workspace(&d);
+    size_t ws = lg_cpu_im2col_conv_workspace(&d), wws = lg_wino_conv_workspace_p(&d, 1);
     p->ws = filled(&r, ws > wws ? ws : wws);
 }
 
@@ -144,7 +156,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]); /* tiny smoke runs */
         else {
             fprintf(stderr, "usage: %s [--threads N] [--reps R] [--impl im2col,dnnl,dnnl_nchw,dnnl_nhwc,"
-                            "wino2,wino4,cpu] [--shape HW] [--set main|cifar|wino] [--batch N]\n", argv[0]);
+                            "wino2,wino4,cpu,dnnl_bf16,wino4_bf16,cpu_bf16] [--shape HW] [--set main|cifar|wino] [--batch N]\n", argv[0]);
             return 2;
         }
     }
@@ -161,7 +173,10 @@ int main(int argc, char **argv) {
                   {"dnnl_nhwc", run_dnnl, LG_DNNL_LAYOUT_NHWC},
                   {"wino2", run_wino2, LG_DNNL_LAYOUT_ANY},
                   {"wino4", run_wino4, LG_DNNL_LAYOUT_ANY},
-                  {"cpu", run_cpu, LG_DNNL_LAYOUT_ANY}};
+                  {"cpu", run_cpu, LG_DNNL_LAYOUT_ANY},
+                  {"dnnl_bf16", run_dnnl_bf16, LG_DNNL_LAYOUT_ANY},
+                  {"wino4_bf16", run_wino4_bf16, LG_DNNL_LAYOUT_ANY},
+                  {"cpu_bf16", run_cpu_bf16, LG_DNNL_LAYOUT_ANY}};
     static const shape main_set[] = {{64, 128, 128, 16}, {64, 128, 128, 32}};
     static const shape cifar_set[] = {{128, 4, 128, 28},   {128, 128, 128, 28}, {128, 128, 3, 28},
                                       {128, 3, 128, 28},   {128, 6, 128, 28},   {128, 4, 128, 14},
@@ -187,7 +202,9 @@ int main(int argc, char **argv) {
         for (size_t k = 0; k < sizeof impls / sizeof *impls; k++) {
             if (!listed(only_impl, impls[k].name)) continue;
             lg_dnnl_conv_set_layout(impls[k].layout);
-            const int ndir = impls[k].fn == run_wino2 || impls[k].fn == run_wino4 ? DIR_BWD_FILTER
+            const int ndir = impls[k].fn == run_wino2 || impls[k].fn == run_wino4 ||
+                                     impls[k].fn == run_wino4_bf16
+                                 ? DIR_BWD_FILTER
                                                                                    : NDIR;
             double total = 0;
             for (int dir = 0; dir < ndir; dir++) {

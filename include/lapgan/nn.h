@@ -35,9 +35,20 @@ extern "C" {
 /* ---- backends ---------------------------------------------------------- */
 
 /* Which implementation runs the heavy ops (GEMM, convolution). REF is naive
- * loops, the oracle for tests; CPU is OpenBLAS/oneDNN + OpenMP. */
-typedef enum { LG_BACKEND_CPU = 0, LG_BACKEND_REF, LG_BACKEND_COUNT } lg_backend_kind;
-const char *lg_backend_name(lg_backend_kind k);
+ * loops, the oracle for tests; CPU is OpenBLAS/oneDNN + OpenMP in float32;
+ * CPU_BF16 is CPU with mixed-precision convolutions (bf16 operands, float32
+ * sums, float32 weights and activations in memory: `--precision bf16`),
+ * available on CPUs with AVX512-BF16 or AMX-BF16. */
+typedef enum {
+    LG_BACKEND_CPU = 0,
+    LG_BACKEND_REF,
+    LG_BACKEND_CPU_BF16,
+    LG_BACKEND_COUNT
+} lg_backend_kind;
+const char *lg_backend_name(lg_backend_kind k); /* "cpu", "ref", "cpu-bf16" */
+/* LG_OK when this machine can run backend k; otherwise an error whose
+ * message says why (a CPU without bf16 instructions for CPU_BF16). */
+lg_status lg_backend_check(lg_backend_kind k);
 
 /* ---- layer specifications ---------------------------------------------- */
 

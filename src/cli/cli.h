@@ -18,6 +18,12 @@ typedef struct {
 /* Prints "lapgan CMD: <lg_errmsg()>" and returns LG_EXIT_FAIL (LG_EXIT_USAGE
  * for LG_ERR_ARG). */
 int lg_cli_fail(const char *cmd, lg_status s);
+/* --precision fp32|bf16 into *bf16 (0 or 1); a usage error otherwise. */
+int lg_cli_precision(const char *cmd, const char *flag, const char *s, int *bf16);
+/* The backend a command runs: base (LG_BACKEND_CPU or _REF) in bf16 or
+ * not. A CPU without bf16 instructions gets one line saying so and
+ * LG_EXIT_FAIL; bf16 on ref is a usage error. Never a silent fp32. */
+int lg_cli_backend(const char *cmd, int base, int bf16, lg_backend_kind *out);
 /* Prints "lapgan CMD: <message>" and returns LG_EXIT_USAGE. */
 int lg_cli_usage_error(const char *cmd, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -48,6 +54,7 @@ enum { LG_CLI_HELP = -1 };
 typedef struct {
     const char *data, *preset, *model, *out, *filter, *momentum_style;
     int cc, dcgan, adam, authors_init, flip, resume, print_model, print_json, quiet, backend;
+    int bf16; /* --precision bf16 */
     long levels_mask, steps, batch, threads, ckpt_every, sample_every, log_every;
     double epochs;
     unsigned long long seed;
@@ -70,6 +77,7 @@ typedef struct {
     int best;                 /* --best: the weights of RUN_DIR/best/ */
     const char *from, *data;  /* --from LIST, --data SPEC: the variability figure */
     long variants;
+    int bf16;                 /* --precision bf16 */
 } lg_sample_opts;
 /* sample --from/--variants (src/cli/sample_variants.c): rows of a real
  * image, its coarsest level I_K and `variants` draws of the finer levels

@@ -16,6 +16,7 @@ static void usage(FILE *f) {
             "  --batch B            training minibatch (default 128)\n"
             "  --sample-batch N     sampling batch (default 256)\n"
             "  --threads T          threads (default all cores)\n"
+            "  --precision P        fp32 (default) or bf16 convolutions (AVX512-BF16 or AMX)\n"
             "  --steps N            timed steps per level (default 10; the median is reported)\n"
             "  --warmup N           untimed steps first (default 2)\n"
             "  --class-conditional  --dcgan  --adam  --authors-init   as for train\n"
@@ -80,7 +81,7 @@ static int print_model(const lg_model_desc *m) {
 int lg_cmd_bench(int argc, char **argv) {
     const char *preset = "cifar10";
     long batch = 128, sbatch = 256, threads = 0, steps = 10, warmup = 2;
-    int cc = 0, dcgan = 0, adam = 0, authors = 0, print_json = 0;
+    int cc = 0, dcgan = 0, adam = 0, authors = 0, print_json = 0, bf16 = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int r = 0;
@@ -98,12 +99,16 @@ int lg_cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "--threads")) r = lg_cli_int("bench", a, v, 1, 1024, &threads);
         else if (!strcmp(a, "--steps")) r = lg_cli_int("bench", a, v, 1, 100000, &steps);
         else if (!strcmp(a, "--warmup")) r = lg_cli_int("bench", a, v, 0, 100000, &warmup);
+        else if (!strcmp(a, "--precision")) r = lg_cli_precision("bench", a, v, &bf16);
         else return lg_cli_usage_error("bench", v || a[0] != '-' ? "unknown option '%s'"
                                                                   : "%s needs a value", a);
         if (r) return r;
         i++;
     }
     lg_set_threads((int)threads);
+    lg_backend_kind be;
+    int rc = lg_cli_backend("bench", LG_BACKEND_CPU, bf16, &be);
+    if (rc) return rc;
     lg_model_desc m;
     lg_status st = lg_preset(preset, &m);
     if (st != LG_OK) return lg_cli_fail("bench", st);
@@ -125,11 +130,11 @@ int lg_cmd_bench(int argc, char **argv) {
     for (long i = 0; i < (batch > sbatch ? batch : sbatch); i++) y[i] = (int)(i % 10);
     lg_level *lv[LG_PYR_MAX_LEVELS] = {0};
     double sec[LG_PYR_MAX_LEVELS], total = 0;
-    printf("bench: preset %s%s%s, batch %ld, %d threads, %ld steps after %ld warm-up\n", m.name,
-           cc ? " class-conditional" : "", dcgan ? " dcgan" : "", batch, lg_get_threads(), steps,
-           warmup);
+    printf("bench: preset %s%s%s, batch %ld, %d threads, %ld steps after %ld warm-up, %s\n",
+           m.name, cc ? " class-conditional" : "", dcgan ? " dcgan" : "", batch, lg_get_threads(),
+           steps, warmup, bf16 ? "bf16" : "fp32");
     for (int k = m.levels - 1; k >= 0 && st == LG_OK; k--) {
-        st = lg_level_new(&lv[k], &m, k, (int)batch, 1, LG_BACKEND_CPU);
+        st = lg_level_new(&lv[k], &m, k, (int)batch, 1, be);
         if (st == LG_OK) st = time_level(lv[k], x, cc ? y : NULL, (int)batch, (int)warmup,
                                          (int)steps, &sec[k]);
         total += sec[k];

@@ -68,6 +68,7 @@ static void help(void) {
         "  --real-vs-real     fd: real against training images; --model is then optional\n"
         "                     (given, the result goes into its metrics.json)\n"
         "  --seed S           sampling seed (default 1)\n"
+        "  --precision P      fp32 (default) or bf16: the model's convolutions while sampling\n"
         "  --threads T        threads (default all cores)\n",
         MAX_GRID);
 }
@@ -86,6 +87,8 @@ typedef struct {
     const char *inception; /* nn --weights: the Inception weights file */
     lg_resize_kind resize; /* nn --resize */
     long limit;          /* nn --limit: the first N training images (0: all) */
+    int bf16;            /* --precision bf16: the model samples in bf16 */
+    lg_backend_kind backend;
 } opts;
 
 /* Pixel scales of eval parzen (--pixels). Table 1 does not say which one
@@ -143,6 +146,7 @@ static const struct {
     {"--real-vs-real", FD}, {"--seed", ALL},     {"--threads", ALL},
     {"--best", ALL},        {"--pixels", PARZEN},  {"--space", NN},
     {"--limit", NN},        {"--weights", NN},    {"--resize", NN},
+    {"--precision", ALL},
 };
 
 static int parse_space(const char *s, opts *o) {
@@ -221,6 +225,7 @@ static int parse(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "-n")) rc = lg_cli_int(CMD, a, v, 1, MAX_GRID, &o->n);
         else if (!strcmp(a, "-k")) rc = lg_cli_int(CMD, a, v, 1, 32, &o->k);
         else if (!strcmp(a, "--seed")) rc = lg_cli_int(CMD, a, v, 0, 0x7fffffffffffffffL, &o->seed);
+        else if (!strcmp(a, "--precision")) rc = lg_cli_precision(CMD, a, v, &o->bf16);
         else rc = lg_cli_int(CMD, a, v, 1, 1024, &o->threads);
         if (rc != LG_EXIT_OK) return rc;
         i++;
@@ -231,6 +236,7 @@ static int parse(int argc, char **argv, opts *o) {
         return lg_cli_usage_error(CMD, "--classifier FILE is required");
     if (o->action == NN && (rc0 = check_space(o)) != LG_EXIT_OK) return rc0;
     if (!o->scales) o->scales = 1u << SCALE_UNIT;
+    if ((rc0 = lg_cli_backend(CMD, LG_BACKEND_CPU, o->bf16, &o->backend)) != LG_EXIT_OK) return rc0;
     o->weights = o->model;
     if (o->best && o->model) {
         snprintf(o->best_dir, sizeof o->best_dir, "%s/best", o->model);
@@ -336,9 +342,9 @@ typedef struct {
     int c, size, dim;
 } model_ctx;
 
-static lg_status load_model(model_ctx *mc, const char *dir) {
+static lg_status load_model(model_ctx *mc, const opts *o) {
     memset(mc, 0, sizeof *mc);
-    lg_status st = lg_model_load(&mc->m, dir, LG_BACKEND_CPU);
+    lg_status st = lg_model_load(&mc->m, o->weights, o->backend);
     if (st != LG_OK) return st;
     mc->d = lg_model_desc_of(mc->m);
     mc->c = mc->d->c;
@@ -485,7 +491,7 @@ static int run_parzen(const opts *o) {
     int64_t nval = 0;
     const char *tspec = test_spec_of(o, o->test_data, tbuf, sizeof tbuf);
     if (!tspec) return lg_cli_usage_error(CMD, "--data %s has no test split: give --test-data", o->data);
-    lg_status st = load_model(&mc, o->weights);
+    lg_status st = load_model(&mc, o);
     if (st != LG_OK) return lg_cli_fail(CMD, st);
     const int n = (int)o->samples;
     st = run_split(o, &nval);
@@ -663,7 +669,7 @@ static int run_nn(const opts *o) {
     else snprintf(out, sizeof out, "%s/nn_%s.png", o->model, lg_cli_nn_space_name(o->space));
     lg_status st = lg_output_check(out);
     if (st != LG_OK) return lg_cli_fail(CMD, st);
-    st = load_model(&mc, o->weights);
+    st = load_model(&mc, o);
     if (st != LG_OK) return lg_cli_fail(CMD, st);
     const int n = (int)o->n, k = (int)o->k;
     if ((st = check_nn_grid(n, k, mc.size)) != LG_OK) {
@@ -806,7 +812,7 @@ static int run_fd(const opts *o) {
     lg_status st = lg_classifier_load(&clf, o->classifier);
     int c = 0, h = 0, w = 0, ncls = 0;
     if (st == LG_OK) lg_classifier_shape(clf, &c, &h, &w, &ncls);
-    if (st == LG_OK && o->model) st = load_model(&mc, o->weights);
+    if (st == LG_OK && o->model) st = load_model(&mc, o);
     if (st == LG_OK && mc.m && (mc.c != c || mc.size != h || mc.size != w))
         st = lg_error(LG_ERR_SHAPE, "%s: classifier takes %dx%dx%d images, the model makes "
                       "%dx%dx%d", o->classifier, c, h, w, mc.c, mc.size, mc.size);

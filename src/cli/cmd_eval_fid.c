@@ -48,6 +48,8 @@ static void help(void) {
         "  --subset-size M    kid: rows per subset (default 1000)\n"
         "  -k K               prc: neighbours (default 3)\n"
         "  --seed S           sampling and subset seed (default 1)\n"
+        "  --precision P      fp32 (default) or bf16 for a run's samples (the Inception\n"
+        "                     network itself always runs in fp32, as the field measures)\n"
         "  --threads T        threads (default all cores)\n");
 }
 
@@ -57,6 +59,8 @@ typedef struct {
     int with_kid, with_prc; /* fid --with kid,prc: the same features, more metrics */
     long samples, limit, size, subsets, subset_size, k, seed, threads;
     lg_resize_kind resize;
+    int bf16; /* --precision bf16: a run's samples drawn in bf16 */
+    lg_backend_kind backend;
 } opts;
 
 static int parse(int argc, char **argv, opts *o) {
@@ -99,6 +103,7 @@ static int parse(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "-k") && o->action != KID) rc = lg_cli_int(CMD, a, v, 1, 100, &o->k);
         else if (!strcmp(a, "--seed")) rc = lg_cli_int(CMD, a, v, 0, 0x7fffffffffffffffL, &o->seed);
         else if (!strcmp(a, "--threads")) rc = lg_cli_int(CMD, a, v, 1, 1024, &o->threads);
+        else if (!strcmp(a, "--precision")) rc = lg_cli_precision(CMD, a, v, &o->bf16);
         else return lg_cli_usage_error(CMD, "unknown option '%s' for 'eval %s'", a, act);
         if (rc != LG_EXIT_OK) return rc;
         i++;
@@ -107,7 +112,7 @@ static int parse(int argc, char **argv, opts *o) {
         return lg_cli_usage_error(CMD, "--save-stats writes the statistics of one source A");
     if (!o->save_stats && npos != 2)
         return lg_cli_usage_error(CMD, "eval %s needs two image sources A and B", act);
-    return LG_EXIT_OK;
+    return lg_cli_backend(CMD, LG_BACKEND_CPU, o->bf16, &o->backend);
 }
 
 /* ---- image sources ------------------------------------------------------ */
@@ -194,7 +199,7 @@ static lg_status features_of_data(lg_inception *net, const opts *o, source *s, p
  * (what a saved PNG holds), CHUNK at a time. */
 static lg_status features_of_run(lg_inception *net, const opts *o, source *s, progress *pg) {
     lg_model *m = NULL;
-    LG_TRY(lg_model_load(&m, s->spec, LG_BACKEND_CPU));
+    LG_TRY(lg_model_load(&m, s->spec, o->backend));
     const lg_model_desc *d = lg_model_desc_of(m);
     const int n = (int)o->samples, c = d->c, side = d->level[0].size;
     const size_t dim = (size_t)c * side * side;

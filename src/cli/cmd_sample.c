@@ -27,7 +27,8 @@ static void usage(FILE *f) {
             "                  level I_K, then --variants draws of the finer levels from it\n"
             "  --variants N    draws per row (default 8)\n"
             "  --data SPEC     the run's training set, for --from indices (default fashion)\n"
-            "  --threads T     threads (default all cores)\n");
+            "  --threads T     threads (default all cores)\n"
+            "  --precision P   fp32 (default) or bf16 convolutions (AVX512-BF16 or AMX)\n");
 }
 
 /* Nearest-neighbour enlargement of one [c, s, s] image to [c, S, S]. */
@@ -130,6 +131,7 @@ int lg_cli_parse_sample(int argc, char **argv, lg_sample_opts *o) {
         else if (!strcmp(a, "--per-row")) r = lg_cli_int("sample", a, v, 1, 1000, &o->per_row);
         else if (!strcmp(a, "--chain-rows")) r = lg_cli_int("sample", a, v, 1, 64, &o->rows);
         else if (!strcmp(a, "--threads")) r = lg_cli_int("sample", a, v, 1, 1024, &o->threads);
+        else if (!strcmp(a, "--precision")) r = lg_cli_precision("sample", a, v, &o->bf16);
         else return lg_cli_usage_error("sample", v || a[0] != '-' ? "unknown option '%s'"
                                                                    : "%s needs a value", a);
         if (r) return r;
@@ -153,6 +155,8 @@ int lg_cmd_sample(int argc, char **argv) {
     const long n = o.n, cls = o.cls, per_row = o.per_row, rows = o.rows, threads = o.threads;
     const long seed = o.seed;
     lg_set_threads((int)threads);
+    lg_backend_kind be;
+    if ((r = lg_cli_backend("sample", LG_BACKEND_CPU, o.bf16, &be))) return r;
     char path[4096];
     snprintf(path, sizeof path, "%s/samples.png", model);
     if (!out) out = path;
@@ -165,7 +169,7 @@ int lg_cmd_sample(int argc, char **argv) {
     if (o.best && (st = lg_cli_best_dir(model, best, sizeof best)) != LG_OK)
         return lg_cli_fail("sample", st);
     const char *weights = o.best ? best : model;
-    st = lg_model_load(&m, weights, LG_BACKEND_CPU);
+    st = lg_model_load(&m, weights, be);
     if (st != LG_OK) return lg_cli_fail("sample", st);
     if (o.from) {
         r = lg_cli_sample_variants(&o, m, weights, o.out);

@@ -58,6 +58,9 @@ static void usage(FILE *f) {
             "  --sample-every N     steps between sample grids (default 500)\n"
             "  --log-every N        steps between log lines (default 50)\n"
             "  --backend B          cpu (default) or ref (slow reference loops)\n"
+            "  --precision P        fp32 (default) or bf16: convolutions multiply bf16, sum in\n"
+            "                       fp32; weights, optimiser and checkpoints stay fp32 (needs\n"
+            "                       AVX512-BF16 or AMX; resume with the same P for identical bits)\n"
             "  --print-model        print the model description and exit\n"
             "  --print-json         print it as JSON (a starting point for --model) and exit\n"
             "  --quiet              no progress lines\n",
@@ -176,6 +179,8 @@ int lg_cli_parse_train(int argc, char **argv, lg_train_opts *o) {
             if (!strcmp(v, "cpu")) o->backend = LG_BACKEND_CPU;
             else if (!strcmp(v, "ref")) o->backend = LG_BACKEND_REF;
             else r = lg_cli_usage_error("train", "--backend wants cpu or ref, got '%s'", v);
+        } else if (!strcmp(a, "--precision")) {
+            r = lg_cli_precision("train", a, v, &o->bf16);
         } else {
             used = 0;
             if (!strcmp(a, "--class-conditional")) o->cc = 1;
@@ -341,6 +346,9 @@ int lg_cmd_train(int argc, char **argv) {
     if (r) return r;
     lg_set_threads((int)o.threads);
     if (!o.print_model && !o.print_json) {
+        lg_backend_kind be;
+        if ((r = lg_cli_backend("train", o.backend, o.bf16, &be))) return r;
+        o.backend = (int)be;
         lg_status st = lg_dist_init(NULL, NULL);
         if (st != LG_OK) return lg_cli_fail("train", st);
         r = lg_dist_finish(train_job(&o));

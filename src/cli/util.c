@@ -20,6 +20,25 @@ int lg_cli_usage_error(const char *cmd, const char *fmt, ...) {
     return LG_EXIT_USAGE;
 }
 
+int lg_cli_precision(const char *cmd, const char *flag, const char *s, int *bf16) {
+    if (!s) return lg_cli_usage_error(cmd, "%s needs a value", flag);
+    if (strcmp(s, "fp32") && strcmp(s, "bf16"))
+        return lg_cli_usage_error(cmd, "%s wants fp32 or bf16, got '%s'", flag, s);
+    *bf16 = !strcmp(s, "bf16");
+    return LG_EXIT_OK;
+}
+
+int lg_cli_backend(const char *cmd, int base, int bf16, lg_backend_kind *out) {
+    if (bf16 && base != LG_BACKEND_CPU)
+        return lg_cli_usage_error(cmd, "--precision bf16 runs on the cpu backend only (ref is the "
+                                       "float32 oracle)");
+    lg_backend_kind k = bf16 ? LG_BACKEND_CPU_BF16 : (lg_backend_kind)base;
+    lg_status st = lg_backend_check(k);
+    if (st != LG_OK) return lg_cli_fail(cmd, st);
+    *out = k;
+    return LG_EXIT_OK;
+}
+
 int lg_cli_int(const char *cmd, const char *flag, const char *s, long lo, long hi, long *out) {
     if (!s) return lg_cli_usage_error(cmd, "%s needs a value", flag);
     char *end;

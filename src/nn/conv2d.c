@@ -1,5 +1,6 @@
 /* Conv2d: weights [co, ci, k, k] (PyTorch layout), zero padding, one stride
  * for both axes. The arithmetic lives in the backend. */
+#include "core/check.h"
 #include "nn/layer.h"
 
 void lg_conv_desc_of(const lg_layer *l, int batch, lg_conv_desc *d) {
@@ -18,14 +19,14 @@ void lg_conv_desc_of(const lg_layer *l, int batch, lg_conv_desc *d) {
 lg_status lg_conv2d_forward(lg_layer *l, const lg_layer_ctx *c, const float *x) {
     lg_conv_desc d;
     lg_conv_desc_of(l, c->batch, &d);
-    c->be->conv_fwd(&d, x, l->w, l->b, l->y, c->ws);
-    return LG_OK;
+    return c->be->conv_fwd(&d, x, l->w, l->b, l->y, c->ws);
 }
 
-void lg_conv2d_backward(lg_layer *l, const lg_layer_ctx *c, const float *x, const float *dy,
-                        float *dx) {
+lg_status lg_conv2d_backward(lg_layer *l, const lg_layer_ctx *c, const float *x, const float *dy,
+                             float *dx) {
     lg_conv_desc d;
     lg_conv_desc_of(l, c->batch, &d);
-    if (dx) c->be->conv_bwd_data(&d, dy, l->w, dx, c->ws);
-    if (c->param_grads) c->be->conv_bwd_filter(&d, x, dy, l->dw, l->db, c->ws);
+    if (dx) LG_TRY(c->be->conv_bwd_data(&d, dy, l->w, dx, c->ws));
+    if (c->param_grads) LG_TRY(c->be->conv_bwd_filter(&d, x, dy, l->dw, l->db, c->ws));
+    return LG_OK;
 }

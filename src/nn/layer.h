@@ -41,11 +41,11 @@ typedef struct {
 void lg_conv_desc_of(const lg_layer *l, int batch, lg_conv_desc *d);
 
 lg_status lg_linear_forward(lg_layer *l, const lg_layer_ctx *c, const float *x);
-void lg_linear_backward(lg_layer *l, const lg_layer_ctx *c, const float *x, const float *dy,
-                        float *dx);
+lg_status lg_linear_backward(lg_layer *l, const lg_layer_ctx *c, const float *x, const float *dy,
+                             float *dx);
 lg_status lg_conv2d_forward(lg_layer *l, const lg_layer_ctx *c, const float *x);
-void lg_conv2d_backward(lg_layer *l, const lg_layer_ctx *c, const float *x, const float *dy,
-                        float *dx);
+lg_status lg_conv2d_backward(lg_layer *l, const lg_layer_ctx *c, const float *x, const float *dy,
+                             float *dx);
 lg_status lg_act_forward(lg_layer *l, const lg_layer_ctx *c, const float *x);
 void lg_act_backward(lg_layer *l, const lg_layer_ctx *c, const float *x, const float *dy,
                      float *dx);

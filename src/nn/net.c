@@ -323,8 +323,8 @@ lg_status lg_net_new(lg_net **out, const lg_layer_spec *specs, int nlayers, cons
              "lg_net_new: input shape %dx%dx%d must be positive", cfg->c, cfg->h, cfg->w);
     LG_CHECK(cfg->max_batch > 0, LG_ERR_ARG, "lg_net_new: max_batch must be positive, got %d",
              cfg->max_batch);
+    LG_TRY(lg_backend_check(cfg->backend));
     const lg_backend *be = lg_backend_get(cfg->backend);
-    LG_CHECK(be, LG_ERR_ARG, "lg_net_new: unknown backend %d", (int)cfg->backend);
 
     lg_net *net = lg_alloc(sizeof *net);
     if (!net) return LG_ERR_NOMEM;
@@ -391,11 +391,11 @@ static lg_status layer_forward(lg_layer *l, const lg_layer_ctx *c, const float *
     }
 }
 
-static void layer_backward(lg_layer *l, const lg_layer_ctx *c, const float *x, const float *dy,
-                           float *dx) {
+static lg_status layer_backward(lg_layer *l, const lg_layer_ctx *c, const float *x,
+                                const float *dy, float *dx) {
     switch (l->s.kind) {
-    case LG_LAYER_LINEAR: lg_linear_backward(l, c, x, dy, dx); break;
-    case LG_LAYER_CONV2D: lg_conv2d_backward(l, c, x, dy, dx); break;
+    case LG_LAYER_LINEAR: return lg_linear_backward(l, c, x, dy, dx);
+    case LG_LAYER_CONV2D: return lg_conv2d_backward(l, c, x, dy, dx);
     case LG_LAYER_BATCHNORM: lg_batchnorm_backward(l, c, x, dy, dx); break;
     case LG_LAYER_DROPOUT: lg_dropout_backward(l, c, x, dy, dx); break;
     case LG_LAYER_UPSAMPLE_NEAREST:
@@ -406,6 +406,7 @@ static void layer_backward(lg_layer *l, const lg_layer_ctx *c, const float *x, c
         break;
     default: lg_act_backward(l, c, x, dy, dx); break;
     }
+    return LG_OK;
 }
 
 lg_status lg_net_forward(lg_net *net, const float *x, int batch, int train, const float **y) {
@@ -452,7 +453,7 @@ lg_status lg_net_backward(lg_net *net, const float *dy, float *dx, int param_gra
             out = (float *)g; /* the gradient passes through unchanged */
         else
             out = g == net->gbuf[0] ? net->gbuf[1] : net->gbuf[0];
-        layer_backward(l, &ctx, x, g, out);
+        LG_TRY(layer_backward(l, &ctx, x, g, out));
         g = out;
     }
     return LG_OK;

@@ -1,6 +1,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/check.h"
+
 #include <cblas.h>
 
 #include "backend/cpu/cpu.h"
@@ -56,51 +58,129 @@ int lg_cpu_conv_wino_tile(const lg_conv_desc *d, int bwd_data) {
     }
 }
 
-static size_t cpu_conv_workspace(const lg_conv_desc *d) {
-    size_t a = lg_cpu_im2col_conv_workspace(d), b = lg_wino_conv_workspace(d);
+/* ---- bf16 ----------------------------------------------------------------- */
+
+/* AVX512-BF16 (Zen 4/5, Cooper Lake, Sapphire Rapids) or AMX-BF16 tiles. */
+int lg_cpu_has_bf16(void) {
+    const char *hide = getenv("LG_NO_BF16");
+    if (hide && *hide && strcmp(hide, "0")) return 0;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16");
+}
+
+/* ---- the tables ------------------------------------------------------------ */
+
+static lg_status cpu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                          const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                          int ldc) {
+    lg_cpu_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return LG_OK;
+}
+
+static size_t conv_workspace(const lg_conv_desc *d, int bf16) {
+    size_t a = bf16 ? 0 : lg_cpu_im2col_conv_workspace(d), b = lg_wino_conv_workspace_p(d, bf16);
     return a > b ? a : b;
 }
 
-static void cpu_conv_fwd(const lg_conv_desc *d, const float *x, const float *w, const float *b,
-                         float *y, float *ws) {
+static lg_status no_im2col_bf16(void) {
+    return lg_error(LG_ERR_UNSUPPORTED,
+                    "LG_CONV_ALGO=im2col has no bf16 path (use auto, dnnl or winograd)");
+}
+
+/* One rule for both precisions: Winograd where lg_cpu_conv_wino_tile says
+ * (in bf16 only where this build has the AVX512-BF16 kernel), im2col when
+ * forced, oneDNN for everything else. */
+static lg_status conv_fwd(const lg_conv_desc *d, int bf16, const float *x, const float *w,
+                          const float *b, float *y, float *ws) {
     int m = lg_cpu_conv_wino_tile(d, 0);
-    if (m)
-        lg_wino_conv_fwd(d, m, x, w, b, y, ws);
-    else if (current() == LG_CONV_ALGO_IM2COL)
+    if (m && (!bf16 || lg_wino_bf16_available())) {
+        lg_wino_conv_fwd_p(d, m, bf16, x, w, b, y, ws);
+        return LG_OK;
+    }
+    if (current() == LG_CONV_ALGO_IM2COL) {
+        if (bf16) return no_im2col_bf16();
         lg_cpu_im2col_conv_fwd(d, x, w, b, y, ws);
-    else
-        lg_cpu_dnnl_conv_fwd(d, x, w, b, y, ws);
+        return LG_OK;
+    }
+    return lg_dnnl_conv_fwd_p(d, bf16, x, w, b, y);
 }
 
-static void cpu_conv_bwd_data(const lg_conv_desc *d, const float *dy, const float *w, float *dx,
-                              float *ws) {
+static lg_status conv_bwd_data(const lg_conv_desc *d, int bf16, const float *dy, const float *w,
+                               float *dx, float *ws) {
     int m = lg_cpu_conv_wino_tile(d, 1);
-    if (m)
-        lg_wino_conv_bwd_data(d, m, dy, w, dx, ws);
-    else if (current() == LG_CONV_ALGO_IM2COL)
+    if (m && (!bf16 || lg_wino_bf16_available())) {
+        lg_wino_conv_bwd_data_p(d, m, bf16, dy, w, dx, ws);
+        return LG_OK;
+    }
+    if (current() == LG_CONV_ALGO_IM2COL) {
+        if (bf16) return no_im2col_bf16();
         lg_cpu_im2col_conv_bwd_data(d, dy, w, dx, ws);
-    else
-        lg_cpu_dnnl_conv_bwd_data(d, dy, w, dx, ws);
+        return LG_OK;
+    }
+    return lg_dnnl_conv_bwd_data_p(d, bf16, dy, w, dx);
 }
 
-static void cpu_conv_bwd_filter(const lg_conv_desc *d, const float *x, const float *dy,
-                                float *dw, float *db, float *ws) {
-    if (current() == LG_CONV_ALGO_IM2COL)
+static lg_status conv_bwd_filter(const lg_conv_desc *d, int bf16, const float *x,
+                                 const float *dy, float *dw, float *db, float *ws) {
+    if (current() == LG_CONV_ALGO_IM2COL) {
+        if (bf16) return no_im2col_bf16();
         lg_cpu_im2col_conv_bwd_filter(d, x, dy, dw, db, ws);
-    else
-        lg_cpu_dnnl_conv_bwd_filter(d, x, dy, dw, db, ws);
+        return LG_OK;
+    }
+    return lg_dnnl_conv_bwd_filter_p(d, bf16, x, dy, dw, db);
+}
+
+static size_t f32_workspace(const lg_conv_desc *d) { return conv_workspace(d, 0); }
+static lg_status f32_fwd(const lg_conv_desc *d, const float *x, const float *w, const float *b,
+                         float *y, float *ws) {
+    return conv_fwd(d, 0, x, w, b, y, ws);
+}
+static lg_status f32_bwd_data(const lg_conv_desc *d, const float *dy, const float *w, float *dx,
+                              float *ws) {
+    return conv_bwd_data(d, 0, dy, w, dx, ws);
+}
+static lg_status f32_bwd_filter(const lg_conv_desc *d, const float *x, const float *dy,
+                                float *dw, float *db, float *ws) {
+    return conv_bwd_filter(d, 0, x, dy, dw, db, ws);
+}
+
+static size_t bf16_workspace(const lg_conv_desc *d) { return conv_workspace(d, 1); }
+static lg_status bf16_fwd(const lg_conv_desc *d, const float *x, const float *w, const float *b,
+                          float *y, float *ws) {
+    return conv_fwd(d, 1, x, w, b, y, ws);
+}
+static lg_status bf16_bwd_data(const lg_conv_desc *d, const float *dy, const float *w,
+                               float *dx, float *ws) {
+    return conv_bwd_data(d, 1, dy, w, dx, ws);
+}
+static lg_status bf16_bwd_filter(const lg_conv_desc *d, const float *x, const float *dy,
+                                 float *dw, float *db, float *ws) {
+    return conv_bwd_filter(d, 1, x, dy, dw, db, ws);
 }
 
 const lg_backend lg_backend_cpu_table = {
     .kind = LG_BACKEND_CPU,
     .name = "cpu",
-    .gemm = lg_cpu_gemm,
+    .gemm = cpu_gemm,
     /* oneDNN for every convolution (2-3.6x im2col + OpenBLAS on the 5x5
      * layers) except the forward and backward-data passes of the wide
-     * stride-1 5x5 ones, which go to Winograd (bench/README.md); im2col,
-     * with this workspace, is oneDNN's fallback. */
-    .conv_workspace = cpu_conv_workspace,
-    .conv_fwd = cpu_conv_fwd,
-    .conv_bwd_data = cpu_conv_bwd_data,
-    .conv_bwd_filter = cpu_conv_bwd_filter,
+     * stride-1 5x5 ones, which go to Winograd (bench/README.md). */
+    .conv_workspace = f32_workspace,
+    .conv_fwd = f32_fwd,
+    .conv_bwd_data = f32_bwd_data,
+    .conv_bwd_filter = f32_bwd_filter,
+};
+
+/* Mixed precision: convolutions multiply bf16 operands with float32 sums
+ * (Winograd's bf16 kernel or oneDNN's bf16 primitives, same rule as fp32);
+ * GEMMs (linear layers, a few percent of a step) stay float32; every
+ * buffer a net holds stays float32. */
+const lg_backend lg_backend_cpu_bf16_table = {
+    .kind = LG_BACKEND_CPU_BF16,
+    .name = "cpu-bf16",
+    .gemm = cpu_gemm,
+    .conv_workspace = bf16_workspace,
+    .conv_fwd = bf16_fwd,
+    .conv_bwd_data = bf16_bwd_data,
+    .conv_bwd_filter = bf16_bwd_filter,
 };

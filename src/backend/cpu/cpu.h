@@ -6,6 +6,12 @@
 #include "backend/ops.h"
 
 extern const lg_backend lg_backend_cpu_table;
+extern const lg_backend lg_backend_cpu_bf16_table;
+
+/* Whether this CPU has bf16 arithmetic (AVX512-BF16 or AMX-BF16); the
+ * environment variable LG_NO_BF16=1 makes it answer no (tests of the
+ * refusal on machines that have it). */
+int lg_cpu_has_bf16(void);
 
 void lg_cpu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                  int lda, const float *b, int ldb, float beta, float *c, int ldc);

@@ -45,6 +45,7 @@ typedef struct {
 typedef struct {
     int used;
     int nthr; /* oneDNN fixes its thread split when a primitive is created */
+    int bf16; /* operands multiplied in bf16 (outputs stay f32) */
     lg_conv_desc d;
     dnnl_primitive_desc_t fwd_hint; /* backward primitives are built from it */
     int ready[DIR_COUNT];
@@ -113,13 +114,19 @@ static lg_status init_streams(void) {
 
 /* ---- descriptors ------------------------------------------------------- */
 
+/* The primitive's side comes in two data types: "in" for what it reads and
+ * multiplies (src and weights forward, diff_dst and weights backward-data,
+ * src and diff_dst backward-weights), "out" for what it writes (dst,
+ * diff_src, diff_weights). In bf16 mode the inputs are bf16, so the
+ * reorders that already move data into oneDNN's blocked layouts also round
+ * it, and the outputs stay f32 (fp32 accumulation end to end). */
 typedef struct {
-    dnnl_memory_desc_t src, wei, bias, dst;     /* what the user passes */
-    dnnl_memory_desc_t csrc, cwei, cbias, cdst; /* what the primitive may choose */
+    dnnl_memory_desc_t src, wei, bias, dst; /* what the user passes */
+    dnnl_memory_desc_t src_in, src_out, wei_in, wei_out, cbias, dst_in, dst_out;
     dnnl_dims_t strides, pad_l, pad_r;
 } conv_mds;
 
-static lg_status make_mds(const lg_conv_desc *d, lg_dnnl_layout layout, conv_mds *m) {
+static lg_status make_mds(const lg_conv_desc *d, lg_dnnl_layout layout, int bf16, conv_mds *m) {
     dnnl_dims_t src = {d->n, d->ci, d->hi, d->wi}, wei = {d->co, d->ci, d->kh, d->kw};
     dnnl_dims_t dst = {d->n, d->co, d->ho, d->wo}, bias = {d->co};
     dnnl_format_tag_t act = layout == LG_DNNL_LAYOUT_NCHW   ? dnnl_nchw
@@ -130,10 +137,14 @@ static lg_status make_mds(const lg_conv_desc *d, lg_dnnl_layout layout, conv_mds
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->wei, 4, wei, dnnl_f32, dnnl_oihw), "weights desc");
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->bias, 1, bias, dnnl_f32, dnnl_x), "bias desc");
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->dst, 4, dst, dnnl_f32, dnnl_nchw), "dst desc");
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->csrc, 4, src, dnnl_f32, act), "src desc");
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->cwei, 4, wei, dnnl_f32, filt), "weights desc");
+    const dnnl_data_type_t in = bf16 ? dnnl_bf16 : dnnl_f32;
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->src_in, 4, src, in, act), "src desc");
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->src_out, 4, src, dnnl_f32, act), "src desc");
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->wei_in, 4, wei, in, filt), "weights desc");
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->wei_out, 4, wei, dnnl_f32, filt), "weights desc");
     m->cbias = m->bias;
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->cdst, 4, dst, dnnl_f32, act), "dst desc");
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->dst_in, 4, dst, in, act), "dst desc");
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->dst_out, 4, dst, dnnl_f32, act), "dst desc");
     /* Right padding makes the floor formula exact when the stride does not
      * divide the padded extent (oneDNN wants it explicit). */
     int prh = (d->ho - 1) * d->stride + d->kh - d->hi - d->pad;
@@ -158,14 +169,15 @@ static lg_status create_pd(dnnl_primitive_desc_t *pd, const void *op_desc,
     return LG_OK;
 }
 
-static lg_status create_fwd_pd(const lg_conv_desc *d, lg_dnnl_layout layout,
+static lg_status create_fwd_pd(const lg_conv_desc *d, lg_dnnl_layout layout, int bf16,
                                dnnl_primitive_desc_t *pd) {
     conv_mds m;
     dnnl_convolution_desc_t cd;
-    LG_TRY(make_mds(d, layout, &m));
+    LG_TRY(make_mds(d, layout, bf16, &m));
     DNNL_TRY(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training,
-                                                dnnl_convolution_direct, &m.csrc, &m.cwei,
-                                                &m.cbias, &m.cdst, m.strides, m.pad_l, m.pad_r),
+                                                dnnl_convolution_direct, &m.src_in, &m.wei_in,
+                                                &m.cbias, &m.dst_out, m.strides, m.pad_l,
+                                                m.pad_r),
              "forward convolution desc");
     return create_pd(pd, &cd, NULL, "forward convolution");
 }
@@ -226,15 +238,16 @@ static lg_status create_dir_pd(const entry *e, int dir, const conv_mds *m,
                                dnnl_primitive_desc_t *pd) {
     dnnl_convolution_desc_t cd;
     if (dir == DIR_BWD_DATA) {
-        DNNL_TRY(dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &m->csrc,
-                                                          &m->cwei, &m->cdst, m->strides,
-                                                          m->pad_l, m->pad_r),
+        DNNL_TRY(dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct,
+                                                          &m->src_out, &m->wei_in, &m->dst_in,
+                                                          m->strides, m->pad_l, m->pad_r),
                  "backward-data convolution desc");
         return create_pd(pd, &cd, e->fwd_hint, "backward-data convolution");
     }
-    DNNL_TRY(dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &m->csrc,
-                                                         &m->cwei, &m->cbias, &m->cdst,
-                                                         m->strides, m->pad_l, m->pad_r),
+    DNNL_TRY(dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct,
+                                                         &m->src_in, &m->wei_out, &m->cbias,
+                                                         &m->dst_in, m->strides, m->pad_l,
+                                                         m->pad_r),
              "backward-weights convolution desc");
     return create_pd(pd, &cd, e->fwd_hint, "backward-weights convolution");
 }
@@ -286,7 +299,7 @@ static lg_status op_build(const entry *e, int dir, const_dnnl_primitive_desc_t p
 static lg_status op_create(entry *e, int dir) {
     conv_mds m;
     dnnl_primitive_desc_t pd = e->fwd_hint;
-    LG_TRY(make_mds(&e->d, g.layout, &m));
+    LG_TRY(make_mds(&e->d, g.layout, e->bf16, &m));
     if (dir != DIR_FWD) LG_TRY(create_dir_pd(e, dir, &m, &pd));
     lg_status st = op_build(e, dir, pd, &m, &e->op[dir]);
     if (pd != e->fwd_hint) dnnl_primitive_desc_destroy(pd);
@@ -318,12 +331,13 @@ static void entry_destroy(entry *e) {
  * cache is small and evicts round-robin: networks have a handful of shapes.
  * A refusal is cached too, so a caller that falls back to another
  * implementation does not pay for a failed creation on every call. */
-static lg_status get_op(const lg_conv_desc *d, int dir, conv_op **out) {
+static lg_status get_op(const lg_conv_desc *d, int bf16, int dir, conv_op **out) {
     int nthr = omp_get_max_threads();
     entry *e = NULL;
     for (int i = 0; i < CACHE_SIZE && !e; i++) {
         entry *c = &g.cache[i];
-        if (c->used && c->nthr == nthr && memcmp(&c->d, d, sizeof *d) == 0) e = c;
+        if (c->used && c->nthr == nthr && c->bf16 == bf16 && memcmp(&c->d, d, sizeof *d) == 0)
+            e = c;
     }
     if (!e) {
         LG_TRY(init_streams());
@@ -332,8 +346,9 @@ static lg_status get_op(const lg_conv_desc *d, int dir, conv_op **out) {
         entry_destroy(e);
         e->d = *d;
         e->nthr = nthr;
+        e->bf16 = bf16;
         e->used = 1;
-        lg_status st = create_fwd_pd(d, g.layout, &e->fwd_hint);
+        lg_status st = create_fwd_pd(d, g.layout, bf16, &e->fwd_hint);
         for (int i = 0; i < DIR_COUNT; i++) e->failed[i] = st;
         if (st != LG_OK) return st;
     }
@@ -391,9 +406,10 @@ static lg_status with_shape(lg_status st, const lg_conv_desc *d, const char *wha
                     d->hi, d->wi, d->co, d->kh, d->kw, d->stride, d->pad, msg);
 }
 
-static lg_status run_locked(const lg_conv_desc *d, int dir, void *const user[MAX_PORTS]) {
+static lg_status run_locked(const lg_conv_desc *d, int bf16, int dir,
+                            void *const user[MAX_PORTS]) {
     conv_op *op;
-    LG_TRY(get_op(d, dir, &op));
+    LG_TRY(get_op(d, bf16, dir, &op));
     if (dir == DIR_FWD && !user[2]) {
         memset((char *)g.scratch + op->zeros_off, 0, (size_t)d->co * sizeof(float));
         void *u[MAX_PORTS] = {user[0], user[1], (char *)g.scratch + op->zeros_off, user[3]};
@@ -402,36 +418,57 @@ static lg_status run_locked(const lg_conv_desc *d, int dir, void *const user[MAX
     return op_run(op, user);
 }
 
-static lg_status run(const lg_conv_desc *d, int dir, void *const user[MAX_PORTS],
+static lg_status run(const lg_conv_desc *d, int bf16, int dir, void *const user[MAX_PORTS],
                      const char *what) {
     pthread_mutex_lock(&g.lock);
-    lg_status st = run_locked(d, dir, user);
+    lg_status st = run_locked(d, bf16, dir, user);
     pthread_mutex_unlock(&g.lock);
     return with_shape(st, d, what);
 }
 
-lg_status lg_dnnl_conv_fwd(const lg_conv_desc *d, const float *x, const float *w,
-                           const float *b, float *y) {
+static const char *const fwd_what[2] = {"dnnl conv forward", "dnnl bf16 conv forward"};
+static const char *const bwd_data_what[2] = {"dnnl conv backward-data",
+                                             "dnnl bf16 conv backward-data"};
+static const char *const bwd_filter_what[2] = {"dnnl conv backward-weights",
+                                               "dnnl bf16 conv backward-weights"};
+
+lg_status lg_dnnl_conv_fwd_p(const lg_conv_desc *d, int bf16, const float *x, const float *w,
+                             const float *b, float *y) {
     LG_TRY(check_desc(d));
     LG_CHECK(x && w && y, LG_ERR_ARG, "lg_dnnl_conv_fwd: NULL x, w or y");
     void *u[MAX_PORTS] = {(void *)x, (void *)w, (void *)b, y};
-    return run(d, DIR_FWD, u, "dnnl conv forward");
+    return run(d, !!bf16, DIR_FWD, u, fwd_what[!!bf16]);
+}
+
+lg_status lg_dnnl_conv_bwd_data_p(const lg_conv_desc *d, int bf16, const float *dy,
+                                  const float *w, float *dx) {
+    LG_TRY(check_desc(d));
+    LG_CHECK(dy && w && dx, LG_ERR_ARG, "lg_dnnl_conv_bwd_data: NULL dy, w or dx");
+    void *u[MAX_PORTS] = {(void *)dy, (void *)w, dx, NULL};
+    return run(d, !!bf16, DIR_BWD_DATA, u, bwd_data_what[!!bf16]);
+}
+
+lg_status lg_dnnl_conv_bwd_filter_p(const lg_conv_desc *d, int bf16, const float *x,
+                                    const float *dy, float *dw, float *db) {
+    LG_TRY(check_desc(d));
+    LG_CHECK(x && dy && dw, LG_ERR_ARG, "lg_dnnl_conv_bwd_filter: NULL x, dy or dw");
+    void *u[MAX_PORTS] = {(void *)x, (void *)dy, dw, db};
+    return run(d, !!bf16, DIR_BWD_FILTER, u, bwd_filter_what[!!bf16]);
+}
+
+lg_status lg_dnnl_conv_fwd(const lg_conv_desc *d, const float *x, const float *w,
+                           const float *b, float *y) {
+    return lg_dnnl_conv_fwd_p(d, 0, x, w, b, y);
 }
 
 lg_status lg_dnnl_conv_bwd_data(const lg_conv_desc *d, const float *dy, const float *w,
                                 float *dx) {
-    LG_TRY(check_desc(d));
-    LG_CHECK(dy && w && dx, LG_ERR_ARG, "lg_dnnl_conv_bwd_data: NULL dy, w or dx");
-    void *u[MAX_PORTS] = {(void *)dy, (void *)w, dx, NULL};
-    return run(d, DIR_BWD_DATA, u, "dnnl conv backward-data");
+    return lg_dnnl_conv_bwd_data_p(d, 0, dy, w, dx);
 }
 
 lg_status lg_dnnl_conv_bwd_filter(const lg_conv_desc *d, const float *x, const float *dy,
                                   float *dw, float *db) {
-    LG_TRY(check_desc(d));
-    LG_CHECK(x && dy && dw, LG_ERR_ARG, "lg_dnnl_conv_bwd_filter: NULL x, dy or dw");
-    void *u[MAX_PORTS] = {(void *)x, (void *)dy, dw, db};
-    return run(d, DIR_BWD_FILTER, u, "dnnl conv backward-weights");
+    return lg_dnnl_conv_bwd_filter_p(d, 0, x, dy, dw, db);
 }
 
 lg_status lg_dnnl_conv_prepare(const lg_conv_desc *d) {
@@ -439,25 +476,9 @@ lg_status lg_dnnl_conv_prepare(const lg_conv_desc *d) {
     lg_status st = LG_OK;
     conv_op *op;
     pthread_mutex_lock(&g.lock);
-    for (int dir = 0; dir < DIR_COUNT && st == LG_OK; dir++) st = get_op(d, dir, &op);
+    for (int dir = 0; dir < DIR_COUNT && st == LG_OK; dir++) st = get_op(d, 0, dir, &op);
     pthread_mutex_unlock(&g.lock);
     return with_shape(st, d, "dnnl conv prepare");
-}
-
-void lg_cpu_dnnl_conv_fwd(const lg_conv_desc *d, const float *x, const float *w, const float *b,
-                          float *y, float *ws) {
-    if (lg_dnnl_conv_fwd(d, x, w, b, y) != LG_OK) lg_cpu_im2col_conv_fwd(d, x, w, b, y, ws);
-}
-
-void lg_cpu_dnnl_conv_bwd_data(const lg_conv_desc *d, const float *dy, const float *w,
-                               float *dx, float *ws) {
-    if (lg_dnnl_conv_bwd_data(d, dy, w, dx) != LG_OK) lg_cpu_im2col_conv_bwd_data(d, dy, w, dx, ws);
-}
-
-void lg_cpu_dnnl_conv_bwd_filter(const lg_conv_desc *d, const float *x, const float *dy,
-                                 float *dw, float *db, float *ws) {
-    if (lg_dnnl_conv_bwd_filter(d, x, dy, dw, db) != LG_OK)
-        lg_cpu_im2col_conv_bwd_filter(d, x, dy, dw, db, ws);
 }
 
 static void release_locked(void) {

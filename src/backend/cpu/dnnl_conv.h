@@ -44,17 +44,18 @@ lg_status lg_dnnl_conv_prepare(const lg_conv_desc *d);
 typedef enum { LG_DNNL_LAYOUT_ANY = 0, LG_DNNL_LAYOUT_NCHW, LG_DNNL_LAYOUT_NHWC } lg_dnnl_layout;
 void lg_dnnl_conv_set_layout(lg_dnnl_layout layout);
 
-/* The cpu backend's table entries (op-table signatures): oneDNN, and the
- * im2col + OpenBLAS path of cpu.h with the caller's workspace when oneDNN
- * refuses a shape or runs out of memory. oneDNN fails in practice only while
- * creating primitives, before any output is touched, so a fallback does not
- * add dw twice. */
-void lg_cpu_dnnl_conv_fwd(const lg_conv_desc *d, const float *x, const float *w, const float *b,
-                          float *y, float *ws);
-void lg_cpu_dnnl_conv_bwd_data(const lg_conv_desc *d, const float *dy, const float *w,
-                               float *dx, float *ws);
-void lg_cpu_dnnl_conv_bwd_filter(const lg_conv_desc *d, const float *x, const float *dy,
-                                 float *dw, float *db, float *ws);
+/* The same three with a precision: bf16 != 0 rounds the operands (x and w
+ * forward, dy and w backward-data, x and dy backward-weights) to bf16 while
+ * reordering them into oneDNN's layouts, multiplies them with the bf16
+ * kernels (avx512_core_bf16, or AMX where the CPU has it) and accumulates
+ * and returns float32. Callers check lg_cpu_has_bf16() first: on a CPU
+ * without bf16 instructions oneDNN would emulate them slowly. */
+lg_status lg_dnnl_conv_fwd_p(const lg_conv_desc *d, int bf16, const float *x, const float *w,
+                             const float *b, float *y);
+lg_status lg_dnnl_conv_bwd_data_p(const lg_conv_desc *d, int bf16, const float *dy,
+                                  const float *w, float *dx);
+lg_status lg_dnnl_conv_bwd_filter_p(const lg_conv_desc *d, int bf16, const float *x,
+                                    const float *dy, float *dw, float *db);
 
 /* Destroys every cached primitive and the scratch (tests, leak checks). */
 void lg_dnnl_conv_release(void);

@@ -15,6 +15,16 @@
  * co * ci * (25 alpha + 5 alpha^2) flops, about 2% of a call at batch 64.
  * co is padded to a multiple of RB with zero rows.
  *
+ * bf16 (lg_wino_conv_*_p with bf16 != 0): steps 1 and 3 stay float32; U
+ * and V are rounded to bf16, two input channels per 32-bit word, and step 2
+ * runs on AVX512-BF16 dot products (vdpbf16ps: two bf16 products added into
+ * each float32 lane), which do twice the multiplications per instruction of
+ * the FMA kernel and accumulate in float32. Error: each product U V picks
+ * up at most (2u + u^2)|U||V| (u = 2^-8), so an output is off by at most
+ * (2u + u^2) |A^T| (sum_c |U_c| .* |V_c|) |A| plus the float32 error of the
+ * transforms; tests/test_winograd.c computes that bound tile by tile, with
+ * |U| <= |G||g||G^T| and |V| <= |B^T||d||B|.
+ *
  * Transform matrices: Toom-Cook points 0, +-1, +-2 (m = 2) and 0, +-1, +-2,
  * +-1/2 (m = 4), plus infinity, derived exactly (rationals) so that
  * A^T [(G g) .* (B^T d)] is the 1-D correlation of d with g; each row of
@@ -26,6 +36,7 @@
 #include <immintrin.h>
 #endif
 
+#include "backend/bf16.h"
 #include "backend/cpu/winograd.h"
 
 enum {
@@ -87,6 +98,9 @@ typedef struct {
     float *y;
     const float *u;
     int gather; /* every input offset fits the 32-bit indices of a gather */
+    int bf16;   /* step 2 on bf16 pairs (ub, and vb in each slot) */
+    int cpairs; /* ci rounded up to pairs (the odd channel pairs with a 0) */
+    uint32_t *ub;
     float *slots;
     size_t slot_floats;
 } plan;
@@ -110,9 +124,18 @@ static size_t u_floats(const lg_conv_desc *d, int m) {
     return round16((size_t)(m + 4) * (m + 4) * copad_of(d->co) * d->ci);
 }
 
-static size_t slot_floats(const lg_conv_desc *d, int m) {
+static int cpairs_of(int ci) { return (ci + 1) / 2; }
+
+/* bf16 U: [p][co/RB][ci/2][RB] words, each two channels' bf16 values. */
+static size_t ub_words(const lg_conv_desc *d, int m, int bf16) {
+    return bf16 ? round16((size_t)(m + 4) * (m + 4) * copad_of(d->co) * cpairs_of(d->ci)) : 0;
+}
+
+/* A slot: V (float), M, and in bf16 mode V again as [p][ci/2][T] words. */
+static size_t slot_floats(const lg_conv_desc *d, int m, int bf16) {
     const size_t p2 = (size_t)(m + 4) * (m + 4);
-    return round16(p2 * d->ci * T) + round16(p2 * copad_of(d->co) * T);
+    return round16(p2 * d->ci * T) + round16(p2 * copad_of(d->co) * T) +
+           (bf16 ? round16(p2 * cpairs_of(d->ci) * T) : 0);
 }
 
 /* The stride-1 convolution whose forward pass is d's backward-data. */
@@ -129,17 +152,35 @@ int lg_wino_supported(const lg_conv_desc *d) {
            d->ho > 0 && d->wo > 0;
 }
 
-size_t lg_wino_conv_workspace(const lg_conv_desc *d) {
+int lg_wino_bf16_available(void) {
+#ifdef __AVX512BF16__
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+size_t lg_wino_conv_workspace_p(const lg_conv_desc *d, int bf16) {
     if (!lg_wino_supported(d)) return 0;
+    bf16 = bf16 && lg_wino_bf16_available();
     const lg_conv_desc t = transposed(d);
     size_t need = 0;
     for (int m = 2; m <= 4; m += 2)
         for (int k = 0; k < 2; k++) {
             const lg_conv_desc *e = k ? &t : d;
-            size_t n = u_floats(e, m) + (size_t)slots_max() * slot_floats(e, m);
+            size_t n = u_floats(e, m) + ub_words(e, m, bf16) +
+                       (size_t)slots_max() * slot_floats(e, m, bf16);
             if (n > need) need = n;
         }
     return need;
+}
+
+size_t lg_wino_conv_workspace(const lg_conv_desc *d) { return lg_wino_conv_workspace_p(d, 0); }
+
+void lg_wino_matrices(int m, const float **at, const float **g, const float **bt) {
+    *at = m == 2 ? AT2 : AT4;
+    *g = m == 2 ? G2 : G4;
+    *bt = m == 2 ? BT2 : BT4;
 }
 
 /* ---- transforms (inlined with constant matrices, so zeros fold away) ---- */
@@ -257,6 +298,10 @@ INLINE void weight_tf_panel(const int a, const float *G, const float *w, int fli
         }
 }
 
+static inline uint32_t pack_bf16(float lo, float hi) {
+    return (uint32_t)lg_bf16_bits(lo) | (uint32_t)lg_bf16_bits(hi) << 16;
+}
+
 static void weight_tf(const plan *pl, const float *w, int flip, float *u) {
     const int ci = pl->d.ci, co = pl->d.co, copad = pl->copad;
     const size_t pstride = (size_t)copad * ci;
@@ -269,6 +314,20 @@ static void weight_tf(const plan *pl, const float *w, int flip, float *u) {
             else
                 weight_tf_panel(8, G4, w, flip, ci, co, o0, c, dst, pstride);
         }
+    if (!pl->bf16) return;
+    /* U[p][o/RB][c][r] -> ub[p][o/RB][c/2][r] = (U[..][c][r], U[..][c+1][r]). */
+    const int cp = pl->cpairs, npanels = pl->alpha * pl->alpha * (copad / RB);
+#pragma omp parallel for schedule(static)
+    for (int q = 0; q < npanels; q++) {
+        const float *src = u + (size_t)q * RB * ci;
+        uint32_t *dst = pl->ub + (size_t)q * RB * cp;
+        for (int c2 = 0; c2 < cp; c2++)
+            for (int r = 0; r < RB; r++) {
+                const int c = 2 * c2;
+                const float hi = c + 1 < ci ? src[(size_t)(c + 1) * RB + r] : 0.0f;
+                dst[(size_t)c2 * RB + r] = pack_bf16(src[(size_t)c * RB + r], hi);
+            }
+    }
 }
 
 /* ---- the multiply ------------------------------------------------------- */
@@ -299,6 +358,72 @@ static void kernel(int ci, const float *restrict u, const float *restrict v, flo
         }
     memcpy(out, acc, sizeof acc);
 #endif
+}
+
+#ifdef __AVX512BF16__
+/* The same on bf16 pairs: u[cp][RB] and v[cp][T] words, float32 sums. */
+static void kernel_bf16(int cp, const uint32_t *restrict u, const uint32_t *restrict v,
+                        float *restrict out) {
+    __m512 acc[RB][NV];
+    for (int r = 0; r < RB; r++)
+        for (int k = 0; k < NV; k++) acc[r][k] = _mm512_setzero_ps();
+    for (int c = 0; c < cp; c++) {
+        __m512bh vv[NV];
+        for (int k = 0; k < NV; k++)
+            vv[k] = (__m512bh)_mm512_loadu_si512(v + (size_t)c * T + k * VL);
+        for (int r = 0; r < RB; r++) {
+            const __m512bh ur = (__m512bh)_mm512_set1_epi32((int)u[(size_t)c * RB + r]);
+            for (int k = 0; k < NV; k++) acc[r][k] = _mm512_dpbf16_ps(acc[r][k], ur, vv[k]);
+        }
+    }
+    for (int r = 0; r < RB; r++)
+        for (int k = 0; k < NV; k++) _mm512_storeu_ps(out + r * T + k * VL, acc[r][k]);
+}
+
+/* V[p][c][t] -> vb[p][c/2][t] = (V[p][c][t], V[p][c+1][t]) for one block:
+ * vcvtne2ps2bf16 rounds 16 + 16 values to nearest even (as pack_bf16 does,
+ * except that it flushes float32 denormals, an absolute error below
+ * 2^-126), and one word permutation interleaves the two channels. */
+static void pack_v(int p2, int ci, int cp, const float *v, uint32_t *vb) {
+    const __m512i ilv = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
+                                         24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1,
+                                         16, 0);
+    for (int p = 0; p < p2; p++)
+        for (int c2 = 0; c2 < cp; c2++) {
+            const float *lo = v + ((size_t)p * ci + 2 * c2) * T;
+            const int has_hi = 2 * c2 + 1 < ci;
+            uint32_t *dst = vb + ((size_t)p * cp + c2) * T;
+            for (int k = 0; k < NV; k++) {
+                const __m512 l = _mm512_loadu_ps(lo + k * VL);
+                const __m512 h = has_hi ? _mm512_loadu_ps(lo + T + k * VL) : _mm512_setzero_ps();
+                const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(h, l);
+                _mm512_storeu_si512(dst + k * VL, _mm512_permutexvar_epi16(ilv, both));
+            }
+        }
+}
+#endif
+
+/* Step 2 for one block: M[p] = U[p] V[p] at every transform point; vb is
+ * the slot's room for the bf16 V. */
+static void multiply(const plan *pl, int p2, const float *v, float *vb, float *mo) {
+    const int ci = pl->d.ci, copad = pl->copad;
+#ifdef __AVX512BF16__
+    if (pl->bf16) {
+        const int cp = pl->cpairs;
+        uint32_t *vw = (uint32_t *)vb;
+        pack_v(p2, ci, cp, v, vw);
+        for (int p = 0; p < p2; p++)
+            for (int o = 0; o < copad; o += RB)
+                kernel_bf16(cp, pl->ub + ((size_t)p * copad + o) * cp, vw + (size_t)p * cp * T,
+                            mo + ((size_t)p * copad + o) * T);
+        return;
+    }
+#endif
+    (void)vb;
+    for (int p = 0; p < p2; p++)
+        for (int o = 0; o < copad; o += RB)
+            kernel(ci, pl->u + ((size_t)p * copad + o) * ci, v + (size_t)p * ci * T,
+                   mo + ((size_t)p * copad + o) * T);
 }
 
 /* ---- one block of tiles -------------------------------------------------- */
@@ -395,10 +520,7 @@ INLINE void block(const plan *pl, const int m, const int a, const float *at, con
             tf_input(a, bt, dd, v + (size_t)c * T + k * VL, (size_t)ci * T);
         }
 
-    for (int p = 0; p < p2; p++)
-        for (int o = 0; o < copad; o += RB)
-            kernel(ci, pl->u + ((size_t)p * copad + o) * ci, v + (size_t)p * ci * T,
-                   mo + ((size_t)p * copad + o) * T);
+    multiply(pl, p2, v, mo + round16((size_t)p2 * copad * T), mo);
 
     const size_t plane_out = (size_t)d->ho * d->wo;
     for (int o = 0; o < co; o++)
@@ -423,17 +545,20 @@ static void block4(const plan *pl, int blk, float *slot) { block(pl, 4, 8, AT4, 
 
 /* ---- driver ------------------------------------------------------------- */
 
-static void run(const lg_conv_desc *d, int m, const float *x, const float *w, int flip,
+static void run(const lg_conv_desc *d, int m, int bf16, const float *x, const float *w, int flip,
                 const float *b, float *y, float *ws) {
-    plan pl = {.d = *d, .m = m, .alpha = m + 4, .x = x, .bias = b, .y = y};
+    bf16 = bf16 && lg_wino_bf16_available();
+    plan pl = {.d = *d, .m = m, .alpha = m + 4, .x = x, .bias = b, .y = y, .bf16 = bf16,
+               .cpairs = cpairs_of(d->ci)};
     pl.th = (d->ho + m - 1) / m;
     pl.tw = (d->wo + m - 1) / m;
     pl.ntiles = d->n * pl.th * pl.tw;
     pl.copad = copad_of(d->co);
     pl.gather = (double)d->n * d->ci * d->hi * d->wi < 0x1p31;
     pl.u = ws;
-    pl.slots = ws + u_floats(d, m);
-    pl.slot_floats = slot_floats(d, m);
+    pl.ub = (uint32_t *)(ws + u_floats(d, m));
+    pl.slots = ws + u_floats(d, m) + ub_words(d, m, bf16);
+    pl.slot_floats = slot_floats(d, m, bf16);
     weight_tf(&pl, w, flip, ws);
 
     const int nblocks = (pl.ntiles + T - 1) / T;
@@ -456,13 +581,23 @@ static void run(const lg_conv_desc *d, int m, const float *x, const float *w, in
     }
 }
 
+void lg_wino_conv_fwd_p(const lg_conv_desc *d, int m, int bf16, const float *x, const float *w,
+                        const float *b, float *y, float *ws) {
+    run(d, m, bf16, x, w, 0, b, y, ws);
+}
+
+void lg_wino_conv_bwd_data_p(const lg_conv_desc *d, int m, int bf16, const float *dy,
+                             const float *w, float *dx, float *ws) {
+    const lg_conv_desc t = transposed(d);
+    run(&t, m, bf16, dy, w, 1, NULL, dx, ws);
+}
+
 void lg_wino_conv_fwd(const lg_conv_desc *d, int m, const float *x, const float *w,
                       const float *b, float *y, float *ws) {
-    run(d, m, x, w, 0, b, y, ws);
+    lg_wino_conv_fwd_p(d, m, 0, x, w, b, y, ws);
 }
 
 void lg_wino_conv_bwd_data(const lg_conv_desc *d, int m, const float *dy, const float *w,
                            float *dx, float *ws) {
-    const lg_conv_desc t = transposed(d);
-    run(&t, m, dy, w, 1, NULL, dx, ws);
+    lg_wino_conv_bwd_data_p(d, m, 0, dy, w, dx, ws);
 }

@@ -31,4 +31,19 @@ void lg_wino_conv_fwd(const lg_conv_desc *d, int m, const float *x, const float 
                       const float *b, float *y, float *ws);
 void lg_wino_conv_bwd_data(const lg_conv_desc *d, int m, const float *dy, const float *w,
                            float *dx, float *ws);
+
+/* bf16 != 0: the transformed operands are multiplied as bf16 pairs on
+ * AVX512-BF16 dot products with float32 sums (winograd.c derives the error
+ * bound); ws holds lg_wino_conv_workspace_p(d, 1) floats. A build without
+ * AVX512-BF16 code (lg_wino_bf16_available() == 0) computes in fp32. */
+int lg_wino_bf16_available(void);
+size_t lg_wino_conv_workspace_p(const lg_conv_desc *d, int bf16);
+void lg_wino_conv_fwd_p(const lg_conv_desc *d, int m, int bf16, const float *x, const float *w,
+                        const float *b, float *y, float *ws);
+void lg_wino_conv_bwd_data_p(const lg_conv_desc *d, int m, int bf16, const float *dy,
+                             const float *w, float *dx, float *ws);
+
+/* The transform matrices of tile m (row-major): A^T [m x alpha], G [alpha x
+ * 5], B^T [alpha x alpha], alpha = m + 4. For error bounds in tests. */
+void lg_wino_matrices(int m, const float **at, const float **g, const float **bt);
 #endif

@@ -7,7 +7,7 @@ static inline float at(const float *a, int trans, int ld, int i, int j) {
     return trans ? a[(size_t)j * ld + i] : a[(size_t)i * ld + j];
 }
 
-static void ref_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+static lg_status ref_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                      const float *b, int ldb, float beta, float *c, int ldc) {
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
@@ -17,6 +17,7 @@ static void ref_gemm(int ta, int tb, int m, int n, int k, float alpha, const flo
             /* beta == 0 ignores C entirely (it may hold garbage), as BLAS does. */
             *cij = (float)(alpha * s + (beta == 0 ? 0.0 : (double)beta * *cij));
         }
+    return LG_OK;
 }
 
 static size_t ref_conv_workspace(const lg_conv_desc *d) { return 0; }
@@ -36,7 +37,7 @@ static inline size_t y_index(const lg_conv_desc *d, int n, int co, int oh, int o
 }
 
 /* y[n,o,oh,ow] = b[o] + sum_{c,i,j} w[o,c,i,j] x[n,c,oh*s-p+i,ow*s-p+j] */
-static void ref_conv_fwd(const lg_conv_desc *d, const float *x, const float *w, const float *b,
+static lg_status ref_conv_fwd(const lg_conv_desc *d, const float *x, const float *w, const float *b,
                          float *y, float *ws) {
     for (int n = 0; n < d->n; n++)
         for (int o = 0; o < d->co; o++)
@@ -52,11 +53,12 @@ static void ref_conv_fwd(const lg_conv_desc *d, const float *x, const float *w, 
                             }
                     y[y_index(d, n, o, oh, ow)] = (float)s;
                 }
+    return LG_OK;
 }
 
 /* dx = sum over every output position of dy * w, scattered back to the input
  * pixel it read: the transpose of the forward map. */
-static void ref_conv_bwd_data(const lg_conv_desc *d, const float *dy, const float *w, float *dx,
+static lg_status ref_conv_bwd_data(const lg_conv_desc *d, const float *dy, const float *w, float *dx,
                               float *ws) {
     memset(dx, 0, sizeof(float) * (size_t)d->n * d->ci * d->hi * d->wi);
     for (int n = 0; n < d->n; n++)
@@ -72,10 +74,11 @@ static void ref_conv_bwd_data(const lg_conv_desc *d, const float *dy, const floa
                                 if (xi >= 0) dx[xi] += g * w[w_index(d, o, c, i, j)];
                             }
                 }
+    return LG_OK;
 }
 
 /* dw[o,c,i,j] += sum_{n,oh,ow} dy[n,o,oh,ow] x[n,c,oh*s-p+i,ow*s-p+j]; db[o] += sum dy */
-static void ref_conv_bwd_filter(const lg_conv_desc *d, const float *x, const float *dy, float *dw,
+static lg_status ref_conv_bwd_filter(const lg_conv_desc *d, const float *x, const float *dy, float *dw,
                                 float *db, float *ws) {
     for (int o = 0; o < d->co; o++) {
         for (int c = 0; c < d->ci; c++)
@@ -98,6 +101,7 @@ static void ref_conv_bwd_filter(const lg_conv_desc *d, const float *x, const flo
             db[o] += (float)s;
         }
     }
+    return LG_OK;
 }
 
 const lg_backend lg_backend_ref_table = {

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# --precision fp32|bf16 on train, sample, bench and eval: bad values are
+# usage errors; a CPU without bf16 instructions (LG_NO_BF16=1 plays one)
+# gets one line and exit 1 from every command, never a silent fp32 run;
+# where the CPU has bf16, a bf16 run trains (Winograd and oneDNN layers of
+# the fashion preset's 28x28 level), differs from fp32, resumes bit for bit,
+# writes fp32 checkpoints and samples in either precision.
+. "$(dirname "$0")/lib.sh"
+nobf16='bf16 needs a CPU with AVX512-BF16 or AMX-BF16'
+T=(--preset fashion --levels 0 --batch 8 --threads 2 --seed 3 --quiet --ckpt-every 2)
+
+expect_fail bad_value 2 "--precision wants fp32 or bf16, got 'fp16'" \
+  "$bin" train --preset tiny --steps 1 --precision fp16 --out "$tmp/x"
+expect_fail missing_value 2 "--precision needs a value" "$bin" bench --precision
+expect_fail ref_bf16 2 "ref is the float32 oracle" \
+  "$bin" train --preset tiny --steps 1 --backend ref --precision bf16 --out "$tmp/x"
+expect_fail no_bf16_train 1 "$nobf16" \
+  env LG_NO_BF16=1 "$bin" train --preset tiny --steps 1 --precision bf16 --out "$tmp/nb"
+check no_bf16_no_run test ! -e "$tmp/nb"
+expect_fail no_bf16_bench 1 "$nobf16" env LG_NO_BF16=1 "$bin" bench --preset tiny --precision bf16
+expect_fail no_bf16_sample 1 "$nobf16" \
+  env LG_NO_BF16=1 "$bin" sample --model "$tmp/none" --precision bf16
+expect_fail no_bf16_eval 1 "$nobf16" \
+  env LG_NO_BF16=1 "$bin" eval parzen --model "$tmp/none" --precision bf16
+expect_fail no_bf16_fid 1 "$nobf16" \
+  env LG_NO_BF16=1 "$bin" eval fid "$tmp/a" "$tmp/b" --precision bf16
+
+if ! grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then
+  skip_absent bf16_runs "this CPU has no AVX512-BF16 or AMX-BF16 (lscpu flags)"
+  finish; exit
+fi
+"$bin" train "${T[@]}" --steps 4 --precision bf16 --out "$tmp/a" &&
+  "$bin" train "${T[@]}" --steps 2 --precision bf16 --out "$tmp/b" &&
+  "$bin" train "${T[@]}" --steps 4 --precision bf16 --resume --out "$tmp/b" &&
+  "$bin" train "${T[@]}" --steps 4 --out "$tmp/c" || { fail bf16_train "training failed"; finish; exit; }
+check bf16_resume_bit_identical cmp "$tmp/a/level_0.safetensors" "$tmp/b/level_0.safetensors"
+check bf16_is_not_fp32 bash -c "! cmp -s '$tmp/a/level_0.safetensors' '$tmp/c/level_0.safetensors'"
+check bf16_checkpoint_is_f32 bash -c \
+  "head -c 4096 '$tmp/a/level_0.safetensors' | grep -q '\"dtype\":\"F32\"' &&
+   ! head -c 4096 '$tmp/a/level_0.safetensors' | grep -q 'BF16'"
+check bench_bf16 bash -c "'$bin' bench --preset tiny --steps 1 --warmup 0 --threads 2 --precision bf16 | grep -q ', bf16$'"

@@ -1,0 +1,395 @@
+/* The bf16 convolutions of the cpu-bf16 table against bounds derived from
+ * bf16 rounding (u = 2^-8, backend/bf16.h), never a guessed tolerance:
+ *
+ * - oneDNN's bf16 primitives round their operands to bf16 and accumulate in
+ *   float32, so each direction must equal the ref backend's direct loops
+ *   (double sums) run on the same bf16-rounded operands, up to float32
+ *   accumulation: |got - ref(bf16(a), bf16(b))| <= gamma_K (|bf16(a)| * |bf16(b)|)
+ *   with K the length of each sum and gamma_K = K 2^-24 / (1 - K 2^-24).
+ * - Winograd's bf16 kernel rounds the transformed operands instead, so its
+ *   bound is (2u + u^2) |A^T| (sum_c |U_c| .* |V_c|) |A| per output, with
+ *   |U| <= |G||g||G^T| and |V| <= |B^T||d||B| computed here tile by tile
+ *   from the transform matrices, plus the float32 Winograd tolerance that
+ *   tests/test_winograd.c asserts for the same transforms.
+ *
+ * Each case also checks that bf16 really ran (the error is well above what
+ * float32 gives), the rounding helper, the net-level table and the refusal
+ * on a CPU without bf16 (LG_NO_BF16=1 plays that CPU). On a CPU without
+ * bf16 instructions the cases that compute are SKIPs that cannot be
+ * FAILs: the hardware is absent, not the set-up. */
+#include <omp.h>
+
+#include "backend/bf16.h"
+#include "backend/cpu/cpu.h"
+#include "backend/cpu/dnnl_conv.h"
+#include "backend/cpu/winograd.h"
+#include "test.h"
+
+static const double U = LG_BF16_UNIT_ROUNDOFF;
+static const double WINO_F32_TOL = 5e-5; /* tests/test_winograd.c, F(4x4,5x5) */
+static double worst_ratio[2];           /* [dnnl, winograd]: max error / bound */
+
+#define NEED_BF16()                                                          \
+    do {                                                                     \
+        if (!lg_cpu_has_bf16()) {                                            \
+            SKIP_ABSENT("this CPU has no AVX512-BF16 or AMX-BF16 (lscpu flags)"); \
+            return;                                                          \
+        }                                                                    \
+    } while (0)
+
+static void fill(float *x, size_t n, uint64_t seed, float lo, float hi) {
+    lg_rng r;
+    lg_rng_init(&r, seed, 31);
+    lg_rng_uniform(&r, x, n, lo, hi);
+}
+
+static void round_all(const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = lg_bf16_round(x[i]);
+}
+
+static void abs_all(const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = fabsf(x[i]);
+}
+
+static double gamma_of(double k) { return k * 0x1p-24 / (1 - k * 0x1p-24); }
+
+/* max |got - want| / bound over the tensor; > 1 fails. Also the largest
+ * |got - want| relative to max |want|, to show bf16 ran. */
+static double ratio(const float *got, const float *want, const double *bound, size_t n,
+                    double *rel) {
+    double r = 0, e = 0, s = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - want[i]);
+        double q = d / (bound[i] + 1e-30);
+        if (!(q <= r)) r = q;
+        if (d > e) e = d;
+        if (fabs(want[i]) > s) s = fabs(want[i]);
+    }
+    *rel = e / (s > 0 ? s : 1);
+    return r;
+}
+
+static void test_rounding(void) {
+    CHECK(lg_bf16_round(1.0f) == 1.0f);
+    /* 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties go to even (1). */
+    CHECK(lg_bf16_round(1.0f + 0x1p-8f) == 1.0f);
+    CHECK(lg_bf16_round(1.0f + 0x1p-8f + 0x1p-20f) == 1.0f + 0x1p-7f);
+    CHECK(lg_bf16_round(1.0f + 3 * 0x1p-8f) == 1.0f + 0x1p-6f); /* tie, odd below: up */
+    CHECK(isnan(lg_bf16_round(NAN)));
+    CHECK(isinf(lg_bf16_round(INFINITY)));
+    float worst = 0;
+    lg_rng r;
+    lg_rng_init(&r, 5, 0);
+    float v[4096];
+    lg_rng_uniform(&r, v, 4096, -100, 100);
+    for (int i = 0; i < 4096; i++) {
+        float e = fabsf(lg_bf16_round(v[i]) - v[i]) / fabsf(v[i]);
+        if (e > worst) worst = e;
+    }
+    CHECK_MSG(worst <= U && worst > U / 2, "worst relative rounding error %g (u = %g)", worst, U);
+}
+
+/* ---- oneDNN bf16 against ref on rounded operands ------------------------- */
+
+static void check_dnnl(lg_conv_desc d) {
+    const size_t nx = (size_t)d.n * d.ci * d.hi * d.wi, ny = (size_t)d.n * d.co * d.ho * d.wo;
+    const size_t nw = (size_t)d.co * d.ci * d.kh * d.kw;
+    const size_t big = nx > ny ? (nx > nw ? nx : nw) : (ny > nw ? ny : nw);
+    float *x = lg_alloc_floats(nx), *w = lg_alloc_floats(nw), *b = lg_alloc_floats(d.co);
+    float *dy = lg_alloc_floats(ny), *xr = lg_alloc_floats(nx), *wr = lg_alloc_floats(nw);
+    float *dyr = lg_alloc_floats(ny), *got = lg_alloc_floats(big), *want = lg_alloc_floats(big);
+    float *mag = lg_alloc_floats(big), *gb = lg_alloc_floats(d.co), *wb = lg_alloc_floats(d.co);
+    float *mb = lg_alloc_floats(d.co);
+    double *bound = malloc(sizeof(double) * big);
+    const lg_backend *ref = lg_backend_get(LG_BACKEND_REF);
+    fill(x, nx, 1, -1, 1);
+    fill(w, nw, 2, -0.3f, 0.3f);
+    fill(b, d.co, 3, -1, 1);
+    fill(dy, ny, 4, -1, 1);
+    round_all(x, xr, nx), round_all(w, wr, nw), round_all(dy, dyr, ny);
+    double rel, q;
+
+    /* forward: K = ci kh kw products plus the bias */
+    CHECK_OK(lg_dnnl_conv_fwd_p(&d, 1, x, w, b, got));
+    ref->conv_fwd(&d, xr, wr, b, want, NULL);
+    float *ax = lg_alloc_floats(nx), *aw = lg_alloc_floats(nw), *ady = lg_alloc_floats(ny);
+    abs_all(xr, ax, nx), abs_all(wr, aw, nw), abs_all(dyr, ady, ny), abs_all(b, mb, d.co);
+    ref->conv_fwd(&d, ax, aw, mb, mag, NULL);
+    double g = gamma_of((double)d.ci * d.kh * d.kw + 1);
+    for (size_t i = 0; i < ny; i++) bound[i] = g * mag[i];
+    q = ratio(got, want, bound, ny, &rel);
+    CHECK_MSG(q <= 1, "fwd error %.3g of its bound", q);
+    if (q > worst_ratio[0]) worst_ratio[0] = q;
+    /* against the unrounded operands the error is bf16-sized, not float32 */
+    ref->conv_fwd(&d, x, w, b, want, NULL);
+    ratio(got, want, bound, ny, &rel);
+    CHECK_MSG(rel > 1e-4, "fwd differs from fp32 by only %.3g: bf16 did not run", rel);
+
+    /* backward-data: K = co kh kw */
+    CHECK_OK(lg_dnnl_conv_bwd_data_p(&d, 1, dy, w, got));
+    ref->conv_bwd_data(&d, dyr, wr, want, NULL);
+    ref->conv_bwd_data(&d, ady, aw, mag, NULL);
+    g = gamma_of((double)d.co * d.kh * d.kw);
+    for (size_t i = 0; i < nx; i++) bound[i] = g * mag[i];
+    q = ratio(got, want, bound, nx, &rel);
+    CHECK_MSG(q <= 1, "bwd_data error %.3g of its bound", q);
+    if (q > worst_ratio[0]) worst_ratio[0] = q;
+
+    /* backward-weights, accumulated onto what dw/db held: K = n ho wo + 1 */
+    fill(got, nw, 9, -1, 1);
+    memcpy(want, got, sizeof(float) * nw);
+    memset(mag, 0, sizeof(float) * nw);
+    fill(gb, d.co, 10, -1, 1);
+    memcpy(wb, gb, sizeof(float) * d.co);
+    memset(mb, 0, sizeof(float) * d.co);
+    CHECK_OK(lg_dnnl_conv_bwd_filter_p(&d, 1, x, dy, got, gb));
+    ref->conv_bwd_filter(&d, xr, dyr, want, wb, NULL);
+    ref->conv_bwd_filter(&d, ax, ady, mag, mb, NULL);
+    g = gamma_of((double)d.n * d.ho * d.wo + 1);
+    for (size_t i = 0; i < nw; i++) bound[i] = g * (mag[i] + fabs(want[i]));
+    q = ratio(got, want, bound, nw, &rel);
+    CHECK_MSG(q <= 1, "bwd_weights error %.3g of its bound", q);
+    if (q > worst_ratio[0]) worst_ratio[0] = q;
+    double qb = 0;
+    for (int o = 0; o < d.co; o++) {
+        double e = fabs((double)gb[o] - wb[o]) / (g * (mb[o] + fabs(wb[o])) + 1e-30);
+        if (e > qb) qb = e;
+    }
+    CHECK_MSG(qb <= 1, "bwd bias error %.3g of its bound", qb);
+
+    lg_free(x), lg_free(w), lg_free(b), lg_free(dy), lg_free(xr), lg_free(wr), lg_free(dyr);
+    lg_free(got), lg_free(want), lg_free(mag), lg_free(gb), lg_free(wb), lg_free(mb);
+    lg_free(ax), lg_free(aw), lg_free(ady);
+    free(bound);
+}
+
+static lg_conv_desc conv(int n, int ci, int h, int co, int k, int stride, int pad) {
+    int ho = (h + 2 * pad - k) / stride + 1;
+    return (lg_conv_desc){.n = n, .ci = ci, .hi = h, .wi = h, .co = co, .kh = k, .kw = k,
+                          .stride = stride, .pad = pad, .ho = ho, .wo = ho};
+}
+
+static void test_dnnl_bf16(void) {
+    NEED_BF16();
+    check_dnnl(conv(3, 5, 9, 7, 5, 1, 2));   /* odd channel counts */
+    check_dnnl(conv(2, 32, 12, 16, 5, 1, 2)); /* the 5x5 layers' kind */
+    check_dnnl(conv(2, 16, 11, 8, 3, 2, 1));  /* strided, 3x3 */
+    check_dnnl(conv(4, 3, 8, 64, 5, 1, 0));   /* a 3-channel input, no padding */
+}
+
+/* ---- Winograd bf16 against its derived bound ------------------------------ */
+
+/* bound[n][o][y][x] for y = conv(x, w) with pad (5x5, stride 1), tile m. */
+static void wino_bound(const lg_conv_desc *d, int m, const float *x, const float *w,
+                       double *bound) {
+    const float *at, *gm, *bt;
+    lg_wino_matrices(m, &at, &gm, &bt);
+    const int a = m + 4, th = (d->ho + m - 1) / m, tw = (d->wo + m - 1) / m;
+    double *ua = malloc(sizeof(double) * d->co * d->ci * a * a), *va = malloc(sizeof(double) * d->ci * a * a);
+    /* |U| <= |G| |g| |G^T| */
+    for (int o = 0; o < d->co; o++)
+        for (int c = 0; c < d->ci; c++) {
+            const float *g = w + ((size_t)o * d->ci + c) * 25;
+            double t[8][5];
+            for (int i = 0; i < a; i++)
+                for (int j = 0; j < 5; j++) {
+                    t[i][j] = 0;
+                    for (int k = 0; k < 5; k++) t[i][j] += fabs(gm[i * 5 + k]) * fabs(g[k * 5 + j]);
+                }
+            double *u = ua + ((size_t)o * d->ci + c) * a * a;
+            for (int i = 0; i < a; i++)
+                for (int j = 0; j < a; j++) {
+                    double s = 0;
+                    for (int k = 0; k < 5; k++) s += t[i][k] * fabs(gm[j * 5 + k]);
+                    u[i * a + j] = s;
+                }
+        }
+    for (int n = 0; n < d->n; n++)
+        for (int ty = 0; ty < th; ty++)
+            for (int tx = 0; tx < tw; tx++) {
+                /* |V| <= |B^T| |d| |B| for every channel's patch */
+                for (int c = 0; c < d->ci; c++) {
+                    double p[8][8], t[8][8];
+                    for (int i = 0; i < a; i++)
+                        for (int j = 0; j < a; j++) {
+                            int yy = ty * m - d->pad + i, xx = tx * m - d->pad + j;
+                            p[i][j] = yy >= 0 && yy < d->hi && xx >= 0 && xx < d->wi
+                                          ? fabs(x[(((size_t)n * d->ci + c) * d->hi + yy) * d->wi + xx])
+                                          : 0;
+                        }
+                    for (int i = 0; i < a; i++)
+                        for (int j = 0; j < a; j++) {
+                            t[i][j] = 0;
+                            for (int k = 0; k < a; k++) t[i][j] += fabs(bt[i * a + k]) * p[k][j];
+                        }
+                    double *v = va + (size_t)c * a * a;
+                    for (int i = 0; i < a; i++)
+                        for (int j = 0; j < a; j++) {
+                            double s = 0;
+                            for (int k = 0; k < a; k++) s += t[i][k] * fabs(bt[j * a + k]);
+                            v[i * a + j] = s;
+                        }
+                }
+                for (int o = 0; o < d->co; o++) {
+                    double s[64] = {0};
+                    for (int c = 0; c < d->ci; c++) {
+                        const double *u = ua + ((size_t)o * d->ci + c) * a * a, *v = va + (size_t)c * a * a;
+                        for (int e = 0; e < a * a; e++) s[e] += u[e] * v[e];
+                    }
+                    for (int i = 0; i < m; i++)
+                        for (int j = 0; j < m; j++) {
+                            int yy = ty * m + i, xx = tx * m + j;
+                            if (yy >= d->ho || xx >= d->wo) continue;
+                            double r = 0;
+                            for (int p = 0; p < a; p++)
+                                for (int q = 0; q < a; q++)
+                                    r += fabs(at[i * a + p]) * s[p * a + q] * fabs(at[j * a + q]);
+                            bound[(((size_t)n * d->co + o) * d->ho + yy) * d->wo + xx] =
+                                (2 * U + U * U) * r;
+                        }
+                }
+            }
+    free(ua);
+    free(va);
+}
+
+static void check_wino(int n, int ci, int h, int co, int pad) {
+    const int m = 4;
+    lg_conv_desc d = conv(n, ci, h, co, 5, 1, pad);
+    /* backward-data is the forward pass of the transposed convolution with
+     * the flipped kernel; its bound is that pass's bound */
+    lg_conv_desc t = conv(n, co, d.ho, ci, 5, 1, 4 - pad);
+    const size_t nx = (size_t)n * ci * h * h, ny = (size_t)n * co * d.ho * d.wo, nw = (size_t)co * ci * 25;
+    float *x = lg_alloc_floats(nx), *w = lg_alloc_floats(nw), *wt = lg_alloc_floats(nw);
+    float *dy = lg_alloc_floats(ny), *y = lg_alloc_floats(ny), *yr = lg_alloc_floats(ny);
+    float *dx = lg_alloc_floats(nx), *dxr = lg_alloc_floats(nx);
+    float *ws = lg_alloc_floats(lg_wino_conv_workspace_p(&d, 1));
+    double *bound = malloc(sizeof(double) * (nx > ny ? nx : ny));
+    const lg_backend *ref = lg_backend_get(LG_BACKEND_REF);
+    fill(x, nx, 11, -1, 1);
+    fill(w, nw, 12, -0.2f, 0.2f);
+    fill(dy, ny, 13, -1, 1);
+    for (int o = 0; o < co; o++)
+        for (int c = 0; c < ci; c++)
+            for (int e = 0; e < 25; e++)
+                wt[((size_t)c * co + o) * 25 + e] = w[((size_t)o * ci + c) * 25 + 24 - e];
+    double rel, q;
+
+    lg_wino_conv_fwd_p(&d, m, 1, x, w, NULL, y, ws);
+    ref->conv_fwd(&d, x, w, NULL, yr, NULL);
+    wino_bound(&d, m, x, w, bound);
+    double s = 0;
+    for (size_t i = 0; i < ny; i++) s = fabs(yr[i]) > s ? fabs(yr[i]) : s;
+    for (size_t i = 0; i < ny; i++) bound[i] += WINO_F32_TOL * s;
+    q = ratio(y, yr, bound, ny, &rel);
+    CHECK_MSG(q <= 1, "wino bf16 fwd %dx%dx%d>%d: error %.3g of its bound", n, ci, h, co, q);
+    CHECK_MSG(rel > 4 * WINO_F32_TOL, "wino bf16 fwd error only %.3g: bf16 did not run", rel);
+    if (q > worst_ratio[1]) worst_ratio[1] = q;
+
+    lg_wino_conv_bwd_data_p(&d, m, 1, dy, w, dx, ws);
+    ref->conv_bwd_data(&d, dy, w, dxr, NULL);
+    wino_bound(&t, m, dy, wt, bound);
+    s = 0;
+    for (size_t i = 0; i < nx; i++) s = fabs(dxr[i]) > s ? fabs(dxr[i]) : s;
+    for (size_t i = 0; i < nx; i++) bound[i] += WINO_F32_TOL * s;
+    q = ratio(dx, dxr, bound, nx, &rel);
+    CHECK_MSG(q <= 1, "wino bf16 bwd_data %dx%dx%d>%d: error %.3g of its bound", n, ci, h, co, q);
+    if (q > worst_ratio[1]) worst_ratio[1] = q;
+
+    lg_free(x), lg_free(w), lg_free(wt), lg_free(dy), lg_free(y), lg_free(yr), lg_free(dx);
+    lg_free(dxr), lg_free(ws);
+    free(bound);
+}
+
+static void test_winograd_bf16(void) {
+    NEED_BF16();
+    if (!lg_wino_bf16_available()) {
+        SKIP_ABSENT("this build has no AVX512-BF16 Winograd kernel (compiled without -mavx512bf16)");
+        return;
+    }
+    check_wino(2, 33, 11, 20, 2); /* odd ci (a half pair), co not a multiple of 8, partial tiles */
+    check_wino(1, 64, 14, 32, 2);
+    check_wino(2, 32, 9, 9, 0);
+    check_wino(1, 40, 8, 16, 4);
+}
+
+/* ---- the table and nets --------------------------------------------------- */
+
+static const lg_layer_spec specs_of[] = {
+    {.kind = LG_LAYER_CONV2D, .out = 32, .k = 5, .pad = 2},
+    {.kind = LG_LAYER_RELU},
+    {.kind = LG_LAYER_CONV2D, .out = 32, .k = 5, .pad = 2},
+    {.kind = LG_LAYER_RELU},
+    {.kind = LG_LAYER_CONV2D, .out = 3, .k = 5, .pad = 2},
+};
+
+static void test_net_bf16(void) {
+    NEED_BF16();
+    lg_net_cfg cfg = {.c = 3, .h = 12, .w = 12, .max_batch = 4, .seed = 7};
+    lg_net *a = NULL, *b = NULL;
+    CHECK_OK(lg_net_new(&a, specs_of, 5, &cfg));
+    cfg.backend = LG_BACKEND_CPU_BF16;
+    CHECK_OK(lg_net_new(&b, specs_of, 5, &cfg));
+    if (!a || !b) goto done;
+    float x[4 * 3 * 12 * 12], dy[4 * 3 * 12 * 12];
+    fill(x, sizeof x / sizeof *x, 1, -1, 1);
+    fill(dy, sizeof dy / sizeof *dy, 2, -1, 1);
+    const float *ya, *yb;
+    CHECK_OK(lg_net_forward(a, x, 4, 1, &ya));
+    CHECK_OK(lg_net_forward(b, x, 4, 1, &yb));
+    double e = 0, s = 0;
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++) {
+        e = fmax(e, fabs((double)ya[i] - yb[i]));
+        s = fmax(s, fabs(ya[i]));
+    }
+    /* Same weights (same seed); three bf16 layers deep the outputs differ by
+     * bf16-sized amounts: more than float32 could, far less than a bug. */
+    CHECK_MSG(e / s > 1e-5 && e / s < 0.05, "bf16 vs fp32 net output: relative %.3g", e / s);
+    CHECK_OK(lg_net_backward(b, dy, NULL, 1));
+    size_t n;
+    const float *g = lg_net_grads(b, &n);
+    int finite = 1, nonzero = 0;
+    for (size_t i = 0; i < n; i++) finite &= isfinite(g[i]), nonzero |= g[i] != 0;
+    CHECK(finite && nonzero);
+done:
+    lg_net_free(a);
+    lg_net_free(b);
+}
+
+static void test_refusal_without_bf16(void) {
+    setenv("LG_NO_BF16", "1", 1);
+    lg_net_cfg cfg = {.c = 3, .h = 12, .w = 12, .max_batch = 4, .seed = 7,
+                      .backend = LG_BACKEND_CPU_BF16};
+    lg_net *net = NULL;
+    CHECK_ERR(lg_net_new(&net, specs_of, 5, &cfg), LG_ERR_UNSUPPORTED);
+    CHECK(net == NULL);
+    CHECK(strstr(lg_errmsg(), "bf16") != NULL);
+    CHECK(lg_backend_get(LG_BACKEND_CPU_BF16) == NULL);
+    CHECK_ERR(lg_backend_check(LG_BACKEND_CPU_BF16), LG_ERR_UNSUPPORTED);
+    CHECK_OK(lg_backend_check(LG_BACKEND_CPU));
+    unsetenv("LG_NO_BF16");
+}
+
+static int ran_bf16; /* the CPU had bf16 when the cases above ran */
+
+static void test_report(void) {
+    if (!ran_bf16) {
+        SKIP_ABSENT("this CPU has no AVX512-BF16 or AMX-BF16 (lscpu flags)");
+        return;
+    }
+    printf("# worst error / derived bound: oneDNN bf16 %.3g, Winograd bf16 %.3g\n",
+           worst_ratio[0], worst_ratio[1]);
+    CHECK(worst_ratio[0] > 0 && worst_ratio[1] > 0);
+}
+
+int main(void) {
+    lg_set_threads(2);
+    ran_bf16 = lg_cpu_has_bf16();
+    RUN(test_rounding);
+    RUN(test_dnnl_bf16);
+    RUN(test_winograd_bf16);
+    RUN(test_net_bf16);
+    RUN(test_refusal_without_bf16);
+    RUN(test_report);
+    return TEST_END();
+}
