@@ -361,6 +361,41 @@ static void test_fashion_steps(void) {
     lg_dataset_free(ds);
 }
 
+/* After the first steps (which create oneDNN primitives and size caches), a
+ * training step allocates nothing: nets share one scratch, dropout keeps no
+ * mask, the pyramid's resampling reuses its workspace. Every level of the
+ * fashion preset (FC, Winograd and oneDNN convolutions, dropout), in fp32
+ * and, where the CPU has it, bf16. */
+static void test_steps_do_not_allocate(void) {
+    lg_model_desc m;
+    CHECK_OK(lg_preset("fashion", &m));
+    lg_model_desc_class_conditional(&m, 10);
+    m.batch = 16;
+    float *x = malloc(sizeof(float) * 16 * 784);
+    int y[16];
+    lg_rng r;
+    lg_rng_init(&r, 4, 0);
+    lg_rng_uniform(&r, x, 16 * 784, -1, 1);
+    for (int i = 0; i < 16; i++) y[i] = i % 10;
+    const lg_backend_kind kinds[2] = {LG_BACKEND_CPU, LG_BACKEND_CPU_BF16};
+    for (int b = 0; b < 2; b++) {
+        if (lg_backend_check(kinds[b]) != LG_OK) continue;
+        for (int k = 0; k < m.levels; k++) {
+            lg_level *lv;
+            CHECK_OK(lg_level_new(&lv, &m, k, 16, 3, kinds[b]));
+            if (!lv) continue;
+            lg_level_stats st = {0};
+            for (int i = 0; i < 2; i++) CHECK_OK(lg_level_train_step(lv, x, y, 16, 0, &st));
+            size_t before = lg_alloc_count();
+            for (int i = 0; i < 3; i++) CHECK_OK(lg_level_train_step(lv, x, y, 16, 0, &st));
+            CHECK_MSG(lg_alloc_count() == before, "level %d (%s): %zu allocations in 3 steps", k,
+                      lg_backend_name(kinds[b]), lg_alloc_count() - before);
+            lg_level_free(lv);
+        }
+    }
+    free(x);
+}
+
 int main(void) {
     lg_set_threads(2);
     RUN(test_presets_validate_and_round_trip);
@@ -371,5 +406,6 @@ int main(void) {
     RUN(test_train_refuses_bad_setups);
     RUN(test_stop_saves_checkpoints);
     RUN(test_fashion_steps);
+    RUN(test_steps_do_not_allocate);
     return TEST_END();
 }

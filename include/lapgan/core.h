@@ -118,6 +118,9 @@ lg_status lg_tensor_same_shape(const lg_tensor *a, const lg_tensor *b, const cha
 float *lg_alloc_floats(size_t n);
 void *lg_alloc(size_t bytes);
 void lg_free(void *p);
+/* How many lg_alloc / lg_alloc_floats calls this process has made (tests
+ * check that a training step makes none). */
+size_t lg_alloc_count(void);
 /* a*b without overflow: returns 0 and sets *out, or returns 1 on overflow. */
 int lg_mul_overflow(size_t a, size_t b, size_t *out);
 

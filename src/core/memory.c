@@ -9,7 +9,12 @@ int lg_mul_overflow(size_t a, size_t b, size_t *out) {
     return 0;
 }
 
+static _Atomic size_t alloc_calls;
+
+size_t lg_alloc_count(void) { return alloc_calls; }
+
 void *lg_alloc(size_t bytes) {
+    alloc_calls++;
     size_t rounded = (bytes + 63) & ~(size_t)63;
     if (rounded < bytes || rounded == 0) rounded = 64;
     void *p = aligned_alloc(64, rounded);

@@ -15,8 +15,9 @@ typedef struct {
     float *dw, *db;
     float *rmean, *rvar; /* BN running statistics (net buffers) */
     float *y;            /* output activations; aliases the input for FLATTEN/RESHAPE */
-    float *aux;          /* BN: mean, invstd per channel; DROPOUT: mask */
+    float *aux;          /* BN: mean, invstd per channel */
     int train_mode;      /* last forward: BN used batch statistics; DROPOUT applied a mask */
+    uint64_t draw;       /* DROPOUT: the last training forward's Philox draw */
 } lg_layer;
 
 /* Per-sample sizes. */

@@ -5,6 +5,7 @@
  * gradient buffers and the conv workspace. Forward and backward then only
  * walk the layers. */
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,12 +22,14 @@ struct lg_net {
     size_t nparams, nbuffers;
     float *mem;     /* the step arena */
     float *input;   /* copy of the last forward's input: layer 0 may need it in backward */
-    float *gbuf[2]; /* activation gradients, alternating between layers */
-    float *ws;
+    size_t gmax, wsmax; /* floats of each gradient buffer and of the conv workspace */
     int ntensors;
     lg_net_tensor_info *tensors;
     lg_rng rng;
     const uint64_t *rows; /* dropout row ids, or NULL */
+    uint64_t *fwd_rows;   /* the last forward's row ids, for dropout's backward */
+    int fwd_has_rows;
+    int in_scratch;       /* counted among the shared scratch's users */
     int own_grads;        /* grads is ours to free (not bound to a caller's buffer) */
     int batch; /* of the last successful forward; 0 before any */
 };
@@ -172,11 +175,11 @@ static size_t bias_numel(const lg_layer *l) {
     if (l->s.kind == LG_LAYER_LINEAR || l->s.kind == LG_LAYER_CONV2D) return l->s.no_bias ? 0 : (size_t)l->co;
     return 0;
 }
-/* Step-arena floats beyond the output: BN mean/invstd, dropout mask. */
+/* Step-arena floats beyond the output: BN mean/invstd (dropout stores no
+ * mask: backward draws it again, dropout.c). */
 static size_t aux_numel(const lg_layer *l, size_t max_batch) {
-    if (l->s.kind == LG_LAYER_BATCHNORM) return 2 * (size_t)l->ci;
-    if (l->s.kind == LG_LAYER_DROPOUT) return max_batch * lg_layer_out_numel(l);
-    return 0;
+    (void)max_batch;
+    return l->s.kind == LG_LAYER_BATCHNORM ? 2 * (size_t)l->ci : 0;
 }
 
 static void add_tensor(lg_net *net, const lg_layer *l, const char *what, int kind, size_t offset,
@@ -246,6 +249,54 @@ static lg_status plan(lg_net *net, const lg_layer_spec *specs) {
     return LG_OK;
 }
 
+/* ---- the shared scratch ---------------------------------------------------
+ * The two activation-gradient buffers a backward pass ping-pongs between and
+ * the convolution workspace hold nothing between calls, so all nets of the
+ * process share one scratch, as large as the largest net needs: a LAPGAN
+ * level's G and D, and every level of a run, never compute at the same time.
+ * A forward or backward pass holds the lock, so nets used from several
+ * threads at once take turns instead of corrupting each other. The scratch
+ * grows only in lg_net_new (never inside a step) and is freed with the last
+ * net. */
+static struct {
+    pthread_mutex_t lock;
+    float *buf;
+    size_t n;
+    int users;
+} g_scratch = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+static lg_status scratch_join(size_t need) {
+    lg_status st = LG_OK;
+    pthread_mutex_lock(&g_scratch.lock);
+    if (need > g_scratch.n) {
+        float *b = lg_alloc_floats(need);
+        if (b) {
+            lg_free(g_scratch.buf);
+            g_scratch.buf = b;
+            g_scratch.n = need;
+        } else {
+            st = LG_ERR_NOMEM;
+        }
+    }
+    if (st == LG_OK) g_scratch.users++;
+    pthread_mutex_unlock(&g_scratch.lock);
+    return st;
+}
+
+static void scratch_leave(void) {
+    pthread_mutex_lock(&g_scratch.lock);
+    if (--g_scratch.users == 0) {
+        lg_free(g_scratch.buf);
+        g_scratch.buf = NULL;
+        g_scratch.n = 0;
+    }
+    pthread_mutex_unlock(&g_scratch.lock);
+}
+
+static size_t scratch_need(const lg_net *net) { return 2 * round16(net->gmax) + net->wsmax; }
+
 /* Carves n floats off *p, rounded up to 16 so every block stays 64-byte aligned. */
 static float *take(float **p, size_t n) {
     float *block = *p;
@@ -278,15 +329,17 @@ static lg_status allocate(lg_net *net) {
         }
     }
     /* slack for take()'s rounding of each block */
-    step += 16 * (3 * (size_t)net->nlayers + 4) + 2 * gmax + ws;
+    step += 16 * (3 * (size_t)net->nlayers + 4);
     net->mem = lg_alloc_floats(step);
-    if (!net->mem) return LG_ERR_NOMEM;
+    net->fwd_rows = lg_alloc(sizeof(uint64_t) * mb);
+    if (!net->mem || !net->fwd_rows) return LG_ERR_NOMEM;
+    net->gmax = gmax;
+    net->wsmax = ws;
+    LG_TRY(scratch_join(scratch_need(net)));
+    net->in_scratch = 1;
 
     float *p = net->mem;
     net->input = take(&p, in0 * mb);
-    net->gbuf[0] = take(&p, gmax);
-    net->gbuf[1] = take(&p, gmax);
-    net->ws = take(&p, ws);
     const float *prev = net->input;
     size_t po = 0, bo = 0;
     for (int i = 0; i < net->nlayers; i++) {
@@ -353,6 +406,8 @@ void lg_net_free(lg_net *net) {
     lg_free(net->buffers);
     lg_free(net->mem);
     lg_free(net->tensors);
+    lg_free(net->fwd_rows);
+    if (net->in_scratch) scratch_leave();
     lg_free(net);
 }
 
@@ -416,13 +471,19 @@ lg_status lg_net_forward(lg_net *net, const float *x, int batch, int train, cons
              "lg_net_forward: batch %d outside [1, max_batch %d]", batch, net->cfg.max_batch);
     net->batch = 0;
     memcpy(net->input, x, sizeof(float) * batch * lg_layer_in_numel(&net->layers[0]));
-    const lg_layer_ctx ctx = {net->be, batch, train, 1, net->ws, &net->rng, net->rows,
-                              net->rng.offset * (uint64_t)net->nlayers};
+    pthread_mutex_lock(&g_scratch.lock);
+    const lg_layer_ctx ctx = {net->be, batch, train, 1, g_scratch.buf + 2 * round16(net->gmax),
+                              &net->rng, net->rows, net->rng.offset * (uint64_t)net->nlayers};
+    net->fwd_has_rows = net->rows != NULL;
+    if (net->rows) memcpy(net->fwd_rows, net->rows, sizeof(uint64_t) * (size_t)batch);
     const float *cur = net->input;
-    for (int i = 0; i < net->nlayers; i++) {
-        LG_TRY(layer_forward(&net->layers[i], &ctx, cur));
+    lg_status st = LG_OK;
+    for (int i = 0; i < net->nlayers && st == LG_OK; i++) {
+        st = layer_forward(&net->layers[i], &ctx, cur);
         cur = net->layers[i].y;
     }
+    pthread_mutex_unlock(&g_scratch.lock);
+    LG_TRY(st);
     if (train) net->rng.offset++;
     net->batch = batch;
     *y = cur;
@@ -439,9 +500,13 @@ lg_status lg_net_backward(lg_net *net, const float *dy, float *dx, int param_gra
         while (lowest < net->nlayers && !net->layers[lowest].w && !net->layers[lowest].b) lowest++;
         if (lowest == net->nlayers) return LG_OK;
     }
-    const lg_layer_ctx ctx = {net->be, net->batch, 0, param_grads, net->ws, &net->rng, NULL, 0};
+    pthread_mutex_lock(&g_scratch.lock);
+    float *gbuf[2] = {g_scratch.buf, g_scratch.buf + round16(net->gmax)};
+    const lg_layer_ctx ctx = {net->be, net->batch, 0, param_grads, gbuf[1] + round16(net->gmax),
+                              &net->rng, net->fwd_has_rows ? net->fwd_rows : NULL, 0};
     const float *g = dy;
-    for (int i = net->nlayers - 1; i >= lowest; i--) {
+    lg_status st = LG_OK;
+    for (int i = net->nlayers - 1; i >= lowest && st == LG_OK; i--) {
         lg_layer *l = &net->layers[i];
         const float *x = i ? net->layers[i - 1].y : net->input;
         float *out;
@@ -452,11 +517,12 @@ lg_status lg_net_backward(lg_net *net, const float *dy, float *dx, int param_gra
         else if (aliases_input(l->s.kind))
             out = (float *)g; /* the gradient passes through unchanged */
         else
-            out = g == net->gbuf[0] ? net->gbuf[1] : net->gbuf[0];
-        LG_TRY(layer_backward(l, &ctx, x, g, out));
+            out = g == gbuf[0] ? gbuf[1] : gbuf[0];
+        st = layer_backward(l, &ctx, x, g, out);
         g = out;
     }
-    return LG_OK;
+    pthread_mutex_unlock(&g_scratch.lock);
+    return st;
 }
 
 void lg_net_zero_grad(lg_net *net) {

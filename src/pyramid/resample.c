@@ -5,6 +5,7 @@
  * docs/data.md for the exact definitions of the taps. */
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "core/check.h"
@@ -151,8 +152,30 @@ static void fill_axis(axis_taps *a, kind k, int in, int out) {
     }
 }
 
+/* The workspace (taps and per-thread row buffers) is kept between calls and
+ * grows only when a call needs more, so a training step, which resamples
+ * the same shapes every time, allocates nothing after its first. Calls take
+ * turns on it (a resample is a small part of a step). Still reachable at
+ * exit, as any cache. */
+static struct {
+    pthread_mutex_t lock;
+    float *buf;
+    size_t n;
+} g_ws = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static lg_status resample_locked(lg_pyr_filter f, int down, const float *x, int n, int c, int h,
+                                 int w, float *y, int oh, int ow, float alpha, float beta);
+
 lg_status lg_pyr_resample(lg_pyr_filter f, int down, const float *x, int n, int c, int h,
                           int w, float *y, int oh, int ow, float alpha, float beta) {
+    pthread_mutex_lock(&g_ws.lock);
+    lg_status st = resample_locked(f, down, x, n, c, h, w, y, oh, ow, alpha, beta);
+    pthread_mutex_unlock(&g_ws.lock);
+    return st;
+}
+
+static lg_status resample_locked(lg_pyr_filter f, int down, const float *x, int n, int c, int h,
+                                 int w, float *y, int oh, int ow, float alpha, float beta) {
     const char *fn = down ? "lg_pyr_down" : "lg_pyr_up";
     LG_CHECK(x && y, LG_ERR_ARG, "%s: NULL tensor", fn);
     LG_CHECK((unsigned)f < LG_PYR_FILTER_COUNT, LG_ERR_ARG, "%s: bad filter %d", fn, (int)f);
@@ -167,8 +190,16 @@ lg_status lg_pyr_resample(lg_pyr_filter f, int down, const float *x, int n, int 
     int nt = omp_get_max_threads();
     size_t nx = (size_t)ow * ax.T, ny = (size_t)oh * ay.T, tmpn = (size_t)h * ow;
     size_t total = 2 * (nx + ny) + (size_t)nt * tmpn; /* int and float are both 4 bytes */
-    float *ws = lg_alloc_floats(total);
-    LG_CHECK(ws, LG_ERR_NOMEM, "%s: out of memory for a %dx%d workspace", fn, h, ow);
+    if (total > g_ws.n) {
+        float *b = lg_alloc_floats(total);
+        LG_CHECK(b, LG_ERR_NOMEM, "%s: out of memory for a %dx%d workspace", fn, h, ow);
+        lg_free(g_ws.buf);
+        g_ws.buf = b;
+        g_ws.n = total;
+    }
+    float *ws = g_ws.buf;
+    /* fill_axis leaves the unused taps of short rows alone: zero weight, index 0 */
+    memset(ws, 0, sizeof(float) * 2 * (nx + ny));
     ax.w = ws;
     ax.idx = (int *)(ws + nx);
     ay.w = ws + 2 * nx;
@@ -209,7 +240,6 @@ lg_status lg_pyr_resample(lg_pyr_filter f, int down, const float *x, int n, int 
             }
         }
     }
-    lg_free(ws);
     return LG_OK;
 }
 

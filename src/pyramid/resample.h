@@ -4,8 +4,10 @@
 #include "lapgan/pyramid.h"
 
 /* y = alpha * R(x) + beta * y, where R is d(.) (down != 0) or u(.) of
- * filter f. beta = 0 overwrites y (its old contents may be garbage). Allocates one
- * workspace of about (taps*(oh+ow) + threads*h*ow) floats per call. */
+ * filter f. beta = 0 overwrites y (its old contents may be garbage). Its
+ * workspace of about (taps*(oh+ow) + threads*h*ow) floats is cached between
+ * calls (allocated only when a call needs more than any before it);
+ * concurrent calls take turns. */
 lg_status lg_pyr_resample(lg_pyr_filter f, int down, const float *x, int n, int c, int h,
                           int w, float *y, int oh, int ow, float alpha, float beta);
 #endif
