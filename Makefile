@@ -178,10 +178,12 @@ test:
 demo:
 	@scripts/demo.sh
 
+# The yardstick is PyPI's current torch in a venv (scripts/torch-venv.sh);
+# REF_PYTHON=/usr/bin/python3 measures against Debian's 1.13 instead.
 bench:
 	@scripts/deps.sh torch
 	@$(MAKE) --no-print-directory all
-	@bench/run.sh $(BUILD)
+	@REF_PYTHON="$${REF_PYTHON:-$$(scripts/torch-venv.sh)}" bench/run.sh $(BUILD)
 
 clean:
 	rm -rf build build-san build-fuzz build-mpi build-san-mpi

@@ -8,6 +8,7 @@
 # layout per conv level), then PAIRS timed pairs of:
 #   lapgan bench / lapgan_ref.py        training step per level, whole model, sampling
 #   parzen_bench / lapgan_ref.py --parzen   Parzen log-likelihood
+#   lapgan bench --precision bf16 / lapgan_ref.py --autocast bf16   (BF16=1)
 # then CONV_PAIRS pairs of conv_bench / conv_bench.py (the cifar10 preset's 5x5
 # layers). Each side runs under /usr/bin/time for its peak resident memory.
 # Prints a table (metric, ours median, PyTorch median, ratio ours/PyTorch:
@@ -19,6 +20,7 @@
 #   (/usr/bin/python3: a python with torch), PARZEN ("10000 10000 3072":
 #   samples, test rows, dims), CONV_PAIRS (3), CONV_BATCH (0: the preset's 128),
 #   IMPLS (cpu, the backend as training calls it: conv_bench implementations), OUT (BUILD_DIR/bench/results.md).
+#   BF16 (auto: 1 where lscpu lists avx512_bf16 or amx_bf16; 1 insists, 0 skips),
 #   QUICK=1: one pair of everything on tiny sizes (tests/cli/bench_smoke.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +47,12 @@ conv_batch=${CONV_BATCH:-0}
 py=${REF_PYTHON:-/usr/bin/python3}
 out=${OUT:-$build/bench/results.md}
 opt=(); [ "${ADAM:-0}" = 1 ] && opt=(--adam)
+has_bf16=0; grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo && has_bf16=1
+bf16=${BF16:-auto}
+[ "$bf16" = auto ] && bf16=$has_bf16
+if [ "$bf16" = 1 ] && [ "$has_bf16" = 0 ]; then
+    echo "bench/run.sh: BF16=1 but this CPU has no avx512_bf16 or amx_bf16 (lscpu flags)" >&2; exit 1
+fi
 
 for f in "$build/lapgan" "$build/bench/peak_fma" "$build/bench/parzen_bench" "$build/bench/conv_bench"; do
     [[ -x $f ]] || { echo "bench/run.sh: $f missing; run make BUILD=$build" >&2; exit 1; }
@@ -91,6 +99,11 @@ for ((i = 1; i <= pairs; i++)); do
     echo "bench/run.sh: pair $i/$pairs (train + sample, then Parzen)" >&2
     run ours "${ours_train[@]}" --steps "$steps" --warmup "$warmup"
     run ref "${ref_train[@]}" --steps "$steps" --warmup "$warmup" --layout "$layout"
+    if [ "$bf16" = 1 ]; then
+        run ours_bf16 "${ours_train[@]}" --steps "$steps" --warmup "$warmup" --precision bf16
+        run ref_bf16 "${ref_train[@]}" --steps "$steps" --warmup "$warmup" --layout "$layout" \
+            --autocast bf16
+    fi
     run ours_parzen "${ours_parzen[@]}"
     run ref_parzen "${ref_parzen[@]}"
 done
@@ -104,7 +117,9 @@ done
 torch_version=$("$py" -c 'import torch; print(torch.__version__)')
 mkdir -p "$(dirname "$out")"
 {
-    echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(lscpu | sed -n 's/^Model name: *//p'), $threads threads;" \
+    echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(lscpu | sed -n 's/^Model name: *//p')" \
+         "(family $(lscpu | sed -n 's/^CPU family: *//p') model $(lscpu | sed -n 's/^Model: *//p');" \
+         "flags: $(grep -owE 'avx2|avx512f|avx512_bf16|amx_bf16|amx_tile' /proc/cpuinfo | sort -u | tr '\n' ' ')), $threads threads;" \
          "preset $preset${opt[*]:+ ${opt[*]}}, batch $batch, sampling batch $sbatch;" \
          "PyTorch $torch_version ($py, layouts $layout)"
     echo "# $pairs pairs ($steps timed steps per level after $warmup), $conv_pairs conv pairs;" \

@@ -87,6 +87,30 @@ def main():
         return [int(l) / 1024 for l in open(p) if l.strip().isdigit()] if os.path.exists(p) else []
 
     add("peak RSS MB, train + sample", "{:.0f}", rss("ours"), rss("ref"), "lower")
+
+    # bf16 (BF16=1): lapgan bench --precision bf16 against PyTorch's autocast
+    o16, r16 = runs(os.path.join(d, "ours_bf16")), runs(os.path.join(d, "ref_bf16"))
+    o16_tr, r16_tr = values(o16, rate), values(r16, rate)
+    for key in o16_tr:
+        label = "whole model" if key == "total" else key
+        add(f"bf16 train img/s, {label} (PyTorch: autocast)", "{:.1f}", o16_tr[key],
+            r16_tr.get(key), "higher")
+    add("bf16 sample img/s", "{:.1f}", values(o16, samp).get("s"), values(r16, samp).get("s"),
+        "higher")
+    add("bf16 peak RSS MB, train + sample", "{:.0f}", rss("ours_bf16"), rss("ref_bf16"), "lower")
+    # the same two programs against their own fp32 runs (same pair)
+    self_rows = []
+    for name, a, b in (("ours", o16_tr.get("total"), o_tr.get("total")),
+                       ("PyTorch", r16_tr.get("total"), r_tr.get("total"))):
+        if a and b:
+            self_rows.append((f"{name} bf16 / {name} fp32, train whole model", a, b))
+    for name, a, b in (("ours", values(o16, samp).get("s"), values(ours, samp).get("s")),
+                       ("PyTorch", values(r16, samp).get("s"), values(ref, samp).get("s"))):
+        if a and b:
+            self_rows.append((f"{name} bf16 / {name} fp32, sampling", a, b))
+    if o16_tr.get("total") and r_tr.get("total"):
+        self_rows.append(("ours bf16 / PyTorch fp32, train whole model", o16_tr["total"],
+                          r_tr["total"]))
     add("peak RSS MB, Parzen", "{:.0f}", rss("ours_parzen"), rss("ref_parzen"), "lower")
 
     # conv: per run, each shape's total (fwd + bwd-data + bwd-weights) time
@@ -126,6 +150,12 @@ def main():
               if ratios else "n/a")
         print(f"| {name} | {show(fmt, statistics.median(o))} | {show(fmt, statistics.median(r))} "
               f"| {rs} |")
+    if self_rows:
+        print("\n| speed-up (img/s ratio per pair) | median [min-max] |")
+        print("|---|---|")
+        for name, a, b in self_rows:
+            q = [x / y for x, y in zip(a, b) if y > 0]
+            print(f"| {name} | {statistics.median(q):.2f} [{min(q):.2f}-{max(q):.2f}] |")
 
 
 if __name__ == "__main__":

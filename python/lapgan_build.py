@@ -12,7 +12,7 @@ BUILD = BUILD if os.path.isabs(BUILD) else os.path.join(ROOT, BUILD)
 
 CDEF = r"""
 typedef enum { LG_OK, LG_ERR_ARG, LG_ERR_INTERRUPTED, ... } lg_status;
-typedef enum { LG_BACKEND_CPU, LG_BACKEND_REF, ... } lg_backend_kind;
+typedef enum { LG_BACKEND_CPU, LG_BACKEND_REF, LG_BACKEND_CPU_BF16, ... } lg_backend_kind;
 typedef enum { LG_DTYPE_U8, LG_DTYPE_F32, ... } lg_dtype;
 typedef enum { LG_LAYOUT_NCHW, LG_LAYOUT_NHWC, ... } lg_layout;
 
@@ -47,6 +47,7 @@ lg_status lg_dataset_from_memory(lg_dataset **out, const void *pixels, lg_dtype 
 typedef struct lg_model lg_model;
 typedef struct { const float *img[...]; const float *up[...]; const float *h[...]; } lg_chain;
 lg_status lg_model_load(lg_model **out, const char *run_dir, lg_backend_kind backend);
+lg_status lg_backend_check(lg_backend_kind k);
 void lg_model_free(lg_model *m);
 const lg_model_desc *lg_model_desc_of(const lg_model *m);
 lg_status lg_model_sample(lg_model *m, int n, uint64_t seed, const int *labels, float *out,

@@ -24,9 +24,15 @@ few steps of each per level and keeps the faster for that level (printed as
 `layout <S>x<S> fmt`); bench/run.sh does that once in its warm-up run and
 passes the choice on as --layout 28x28=nchw,14x14=channels_last.
 
+--autocast bf16 runs every forward pass (and so its backward) under
+torch.autocast("cpu", dtype=torch.bfloat16), PyTorch's own mixed precision,
+the yardstick for `lapgan bench --precision bf16`; weights, optimiser state
+and the pyramid stay float32 on both sides.
+
     /usr/bin/python3 bench/ref/lapgan_ref.py --lapgan build/lapgan [--preset P]
         [--batch B] [--sample-batch N] [--threads T] [--steps N] [--warmup N]
         [--adam] [--dcgan] [--layout auto|nchw|channels_last|SxS=FMT,...]
+        [--autocast bf16]
     /usr/bin/python3 bench/ref/lapgan_ref.py --parzen N M D [--threads T]
 
 Prints the lines `lapgan bench` prints (train_img_per_s <S>x<S> v, coarsest
@@ -36,6 +42,7 @@ of that level, both sides do the same work) and `layout <S>x<S> fmt`.
 With --parzen: `parzen_sigma_s v` and `parzen_ll_s v` as parzen_bench does.
 """
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -47,6 +54,15 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+AUTOCAST = None  # torch dtype under torch.autocast, or None (--autocast)
+
+
+def amp():
+    if AUTOCAST is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type="cpu", dtype=AUTOCAST)
+
 
 # ---- pyramid filters (src/pyramid/resample.c) ------------------------------
 
@@ -273,25 +289,31 @@ class Level:
         with torch.no_grad():
             ik, l = self.prepare_real(images)
             lf = None if l is None else l[half:]
-            h = self.G(self.g_input(self.noise(half), lf))
-            fake = h if lf is None else h + lf
+            with amp():
+                h = self.G(self.g_input(self.noise(half), lf))
+            fake = h.float() if lf is None else h.float() + lf
             x = torch.cat([ik[:half], fake])
         self.optD.zero_grad(set_to_none=True)
-        F.binary_cross_entropy_with_logits(self.D(x), self.t_d).backward()
+        with amp():
+            out = self.D(x)
+        F.binary_cross_entropy_with_logits(out.float(), self.t_d).backward()
         self.optD.step()
 
         self.D.requires_grad_(False)
-        h = self.G(self.g_input(self.noise(B), l))
-        x = h if l is None else h + l
+        with amp():
+            h = self.G(self.g_input(self.noise(B), l))
+            x = h if l is None else h + l
+            out = self.D(x)
         self.optG.zero_grad(set_to_none=True)
-        F.binary_cross_entropy_with_logits(self.D(x), self.t_g).backward()
+        F.binary_cross_entropy_with_logits(out.float(), self.t_g).backward()
         self.optG.step()
         self.D.requires_grad_(True)
 
     def generate(self, coarse, n):
         """Eval-mode sample of this level from the coarser image (None at K)."""
         l = None if coarse is None else self.up(coarse).contiguous(memory_format=self.mf)
-        h = self.G(self.g_input(self.noise(n), l))
+        with amp():
+            h = self.G(self.g_input(self.noise(n), l)).float()
         if self.fc:
             return h.view(n, self.c, self.s, self.s)
         return h + l
@@ -434,7 +456,11 @@ def main():
     ap.add_argument("--layout", default="auto",
                     help="auto, nchw, channels_last, or SxS=FMT,... per level (others: auto)")
     ap.add_argument("--parzen", type=int, nargs=3, metavar=("N", "M", "D"))
+    ap.add_argument("--autocast", choices=("none", "bf16"), default="none",
+                    help="bf16: forward passes under torch.autocast (CPU, bfloat16)")
     args = ap.parse_args()
+    global AUTOCAST
+    AUTOCAST = torch.bfloat16 if args.autocast == "bf16" else None
     torch.set_num_threads(args.threads or os.cpu_count())
     torch.manual_seed(1)
     if args.parzen:
@@ -445,7 +471,8 @@ def main():
     m, counts = load_model(args)
     print(f"# lapgan_ref: preset {m['name']}{' adam' if args.adam else ''}"
           f"{' dcgan' if args.dcgan else ''}, batch {args.batch}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, {args.steps} steps after {args.warmup} warm-up",
+          f"{torch.get_num_threads()} threads, {args.steps} steps after {args.warmup} warm-up"
+          f"{', autocast bf16' if AUTOCAST else ''}",
           flush=True)
     s0 = m["levels"][0]["size"]
     images = torch.rand(args.batch, m["channels"], s0, s0) * 2 - 1

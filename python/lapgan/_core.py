@@ -52,6 +52,16 @@ def _ptr(arr, ctype):
     return ffi.cast(ctype, ffi.from_buffer(arr)) if arr is not None else ffi.NULL
 
 
+def _backend(precision):
+    """The op table for precision "fp32" or "bf16" (bf16 raises Error on a
+    CPU without AVX512-BF16 or AMX-BF16, as `--precision bf16` exits)."""
+    kinds = {"fp32": lib.LG_BACKEND_CPU, "bf16": lib.LG_BACKEND_CPU_BF16}
+    if precision not in kinds:
+        raise Error(f"precision '{precision}': fp32 or bf16")
+    check(lib.lg_backend_check(kinds[precision]))
+    return kinds[precision]
+
+
 class Model:
     """A trained LAPGAN (every level of a run directory)."""
 
@@ -66,10 +76,12 @@ class Model:
                         (d.level[k].zdim, d.level[k].size, d.level[k].size) for k in range(d.levels)]
 
     @classmethod
-    def load(cls, run_dir):
-        """Loads every level_<k>.safetensors of run_dir."""
+    def load(cls, run_dir, precision="fp32"):
+        """Loads every level_<k>.safetensors of run_dir; precision="bf16"
+        samples with bf16 convolutions (`lapgan sample --precision bf16`)."""
+        be = _backend(precision)
         out = ffi.new("lg_model **")
-        check(lib.lg_model_load(out, os.fsencode(run_dir), lib.LG_BACKEND_CPU))
+        check(lib.lg_model_load(out, os.fsencode(run_dir), be))
         return cls(out[0], run_dir)
 
     def _run(self, n, seed, labels, chain, threads):
@@ -230,7 +242,7 @@ def lgpy_progress(ud, p):
 def train(out, preset="fashion", model=None, data="fashion", images=None, labels=None,
           layout="NCHW", steps=1000, batch=None, seed=1, levels=None, class_conditional=False,
           adam=False, dcgan=False, authors_init=False, ckpt_every=500, sample_every=500, log_every=50,
-          resume=False, force=False, progress=None, threads=None):
+          resume=False, force=False, progress=None, threads=None, precision="fp32"):
     """Trains a LAPGAN into run directory `out` and returns its Model (None
     while levels= leaves some level of the run untrained).
 
@@ -243,10 +255,12 @@ def train(out, preset="fashion", model=None, data="fashion", images=None, labels
     progress: a callable receiving a dict per log line, or True for a tqdm
     bar (when tqdm is installed). authors_init=True: `lapgan train
     --authors-init` (the authors' CIFAR-10 initialisation). An exception in the callback (Ctrl-C
-    included) stops training after a checkpoint and is re-raised.
+    included) stops training after a checkpoint and is re-raised. precision="bf16":
+    `lapgan train --precision bf16` (bf16 convolutions, fp32 weights and checkpoints).
     """
     if layout not in ("NCHW", "NHWC"):
         raise Error(f"layout '{layout}': NCHW or NHWC")
+    backend = _backend(precision)
     base = _model_desc(preset, model, False, 0, adam, dcgan, batch, authors_init)
     ds = _dataset(data, images, labels, layout, base.c, 0 if base.crop else base.level[0].size)
     d = _model_desc(preset, model, class_conditional, ds.nclasses, adam, dcgan, batch,
@@ -262,7 +276,7 @@ def train(out, preset="fashion", model=None, data="fashion", images=None, labels
         "run_dir": run_dir, "levels_mask": mask, "steps": steps,
         "batch": d.batch, "seed": seed, "ckpt_every": ckpt_every, "sample_every": sample_every,
         "log_every": log_every, "resume": int(resume), "force": int(force),
-        "backend": lib.LG_BACKEND_CPU, "progress": lib.lgpy_progress if progress else ffi.NULL,
+        "backend": backend, "progress": lib.lgpy_progress if progress else ffi.NULL,
         "progress_ud": handle, "stop": prog.stop, "data_spec": spec})
     try:
         with threads_for_call(threads):
@@ -274,7 +288,7 @@ def train(out, preset="fashion", model=None, data="fashion", images=None, labels
     check(status)
     # a run of some levels only is a Model once every level is trained
     done = all(os.path.exists(os.path.join(out, f"level_{k}.safetensors")) for k in range(d.levels))
-    return Model.load(out) if done else None
+    return Model.load(out, precision) if done else None
 
 
 def save_grid(images, path, per_row=10):

@@ -64,7 +64,13 @@ elif QUICK=1 OUT="$tmp/table.md" bench/run.sh "$build" >"$tmp/run" 2>&1; then
     grep -qF "| $m | " "$tmp/table.md" || missing+=" '$m'"
   done
   [ -z "$missing" ] && pass bench_ref_table || fail bench_ref_table "no row$missing"
-  expect_lines bench_ref_rows "$tmp/table.md" 13 "^\| .* \| $num( \([0-9]+%\))? \| $num( \([0-9]+%\))? \| ($num \[$num-$num\]|n/a) \|\$"
+  # on a CPU with bf16, six more: four bf16 training rates, bf16 sampling and RSS
+  rows=13
+  if grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then
+    rows=19
+    check bench_ref_bf16 grep -qE "^\| ours bf16 / ours fp32, train whole model \| $num \[$num-$num\] \|\$" "$tmp/table.md"
+  fi
+  expect_lines bench_ref_rows "$tmp/table.md" "$rows" "^\| .* \| $num( \([0-9]+%\))? \| $num( \([0-9]+%\))? \| ($num \[$num-$num\]|n/a) \|\$"
 else
   fail bench_ref "$(tail -c 500 "$tmp/run")"
 fi

@@ -46,6 +46,7 @@ while read -r line; do
   case "$line" in
     *" PASSED"*) pass "py:$name" ;;
     *" FAILED"*|*" ERROR"*) fail "py:$name" ;;
+    *" SKIPPED"*"$absent_tag"*) skip_absent "py:$name" "pytest skipped it: ${line%"$absent_tag"*}" ;;
     *" SKIPPED"*) skip_or_fail "py:$name" "pytest skipped it: $line" ;;
   esac
 done < <(grep -E '::[^ ]+ (PASSED|FAILED|ERROR|SKIPPED)' "$tmp/pytest.log")

@@ -164,3 +164,29 @@ def test_fid_names_missing_weights(tmp_path):
     imgs = np.zeros((2, 3, 8, 8), dtype=np.uint8)
     with pytest.raises(lapgan.Error, match="nope.safetensors"):
         lapgan.eval.fid(imgs, imgs, weights=str(tmp_path / "nope.safetensors"))
+
+
+def test_precision_bf16(bin, fashion_small, tmp_path, monkeypatch):
+    """precision= as `--precision`: bf16 trains reproducibly and differently
+    from fp32 where the CPU has bf16; a CPU without it (LG_NO_BF16=1 plays
+    one) and an unknown precision raise with the library's message."""
+    x, _ = fashion_small
+    imgs = x[:, None]
+    with pytest.raises(lapgan.Error, match="fp32 or bf16"):
+        lapgan.train(str(tmp_path / "x"), preset="tiny", images=imgs, steps=1, precision="fp16")
+    monkeypatch.setenv("LG_NO_BF16", "1")
+    with pytest.raises(lapgan.Error, match="bf16 needs a CPU with AVX512-BF16"):
+        lapgan.train(str(tmp_path / "y"), preset="tiny", images=imgs, steps=1, precision="bf16")
+    monkeypatch.delenv("LG_NO_BF16")
+    flags = open("/proc/cpuinfo").read().split()
+    if "avx512_bf16" not in flags and "amx_bf16" not in flags:
+        pytest.skip("this CPU has no AVX512-BF16 or AMX-BF16 (cannot exist here)")
+    for name, prec in (("a", "bf16"), ("b", "bf16"), ("c", "fp32")):
+        m = lapgan.train(str(tmp_path / name), preset="tiny", images=imgs, steps=3, threads=2,
+                         precision=prec)
+    assert m is not None
+    run(bin, "diff", tmp_path / "a", tmp_path / "b")  # the same bits twice
+    p = subprocess.run([bin, "diff", tmp_path / "a", tmp_path / "c"], capture_output=True, text=True)
+    assert p.returncode != 0, "bf16 and fp32 runs came out identical"
+    s = lapgan.Model.load(str(tmp_path / "a"), precision="bf16").sample(4, seed=2)
+    assert s.shape[0] == 4 and np.isfinite(s).all()
