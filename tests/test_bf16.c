@@ -27,7 +27,8 @@
 
 static const double U = LG_BF16_UNIT_ROUNDOFF;
 static const double WINO_F32_TOL = 5e-5; /* tests/test_winograd.c, F(4x4,5x5) */
-static double worst_ratio[2];           /* [dnnl, winograd]: max error / bound */
+static double worst_fro;      /* Winograd backward-weights: relative error in norm */
+static double worst_ratio[3]; /* [dnnl, winograd fwd/bwd-data, winograd bwd-weights]: error / bound */
 
 #define NEED_BF16()                                                          \
     do {                                                                     \
@@ -253,6 +254,89 @@ static void wino_bound(const lg_conv_desc *d, int m, const float *x, const float
     free(va);
 }
 
+/* Backward-weights: dw[o][c] gets G^T (sum_t dX_t[o] .* V_t[c]) G with
+ * dX_t = A dY_t A^T. With Q[o][c][k][l] = sum_ij |G_ik| (sum_t |dX_t| .* |V_t|)_ij |G_jl|
+ * (|dX| <= |A||dY||A^T|, |V| <= |B^T||d||B|), bf16 rounding of both factors
+ * costs (2u + u^2) Q, and float32 costs at most gamma_K Q for K the longest
+ * chain of float32 operations an output passes through: the two 8-term
+ * stages of V, the two 4-term stages of dX, the tile sum (ntiles terms) and
+ * the two 8-term stages of G^T dU G. */
+static void wino_wgrad_bound(const lg_conv_desc *d, const float *x, const float *dy,
+                             double *bound) {
+    const float *at, *gm, *bt;
+    lg_wino_matrices(4, &at, &gm, &bt);
+    const int m = 4, a = 8, th = (d->ho + 3) / 4, tw = (d->wo + 3) / 4;
+    const size_t pc = (size_t)d->ci * 64, po = (size_t)d->co * 64;
+    double *du = calloc((size_t)d->co * pc, sizeof(double));
+    double *va = malloc(sizeof(double) * pc), *ga = malloc(sizeof(double) * po);
+    for (int n = 0; n < d->n; n++)
+        for (int ty = 0; ty < th; ty++)
+            for (int tx = 0; tx < tw; tx++) {
+                for (int c = 0; c < d->ci; c++) {
+                    double p[8][8], t[8][8];
+                    for (int i = 0; i < a; i++)
+                        for (int j = 0; j < a; j++) {
+                            int yy = ty * m - d->pad + i, xx = tx * m - d->pad + j;
+                            p[i][j] = yy >= 0 && yy < d->hi && xx >= 0 && xx < d->wi
+                                          ? fabs(x[(((size_t)n * d->ci + c) * d->hi + yy) * d->wi + xx])
+                                          : 0;
+                        }
+                    for (int i = 0; i < a; i++)
+                        for (int j = 0; j < a; j++) {
+                            t[i][j] = 0;
+                            for (int k = 0; k < a; k++) t[i][j] += fabs(bt[i * a + k]) * p[k][j];
+                        }
+                    for (int i = 0; i < a; i++)
+                        for (int j = 0; j < a; j++) {
+                            double sum = 0;
+                            for (int k = 0; k < a; k++) sum += t[i][k] * fabs(bt[j * a + k]);
+                            va[(size_t)c * 64 + i * a + j] = sum;
+                        }
+                }
+                for (int o = 0; o < d->co; o++) {
+                    double g[4][4], t[8][4];
+                    for (int i = 0; i < m; i++)
+                        for (int j = 0; j < m; j++) {
+                            int yy = ty * m + i, xx = tx * m + j;
+                            g[i][j] = yy < d->ho && xx < d->wo
+                                          ? fabs(dy[(((size_t)n * d->co + o) * d->ho + yy) * d->wo + xx])
+                                          : 0;
+                        }
+                    for (int i = 0; i < a; i++)
+                        for (int w = 0; w < m; w++) {
+                            t[i][w] = 0;
+                            for (int u = 0; u < m; u++) t[i][w] += fabs(at[u * a + i]) * g[u][w];
+                        }
+                    for (int i = 0; i < a; i++)
+                        for (int j = 0; j < a; j++) {
+                            double sum = 0;
+                            for (int w = 0; w < m; w++) sum += t[i][w] * fabs(at[w * a + j]);
+                            ga[(size_t)o * 64 + i * a + j] = sum;
+                        }
+                }
+                for (int o = 0; o < d->co; o++)
+                    for (int c = 0; c < d->ci; c++)
+                        for (int e = 0; e < 64; e++)
+                            du[((size_t)o * d->ci + c) * 64 + e] += ga[(size_t)o * 64 + e] * va[(size_t)c * 64 + e];
+            }
+    const double k = gamma_of(8 + 8 + 4 + 4 + (double)d->n * th * tw + 8 + 8);
+    for (int o = 0; o < d->co; o++)
+        for (int c = 0; c < d->ci; c++) {
+            const double *u = du + ((size_t)o * d->ci + c) * 64;
+            for (int kk = 0; kk < 5; kk++)
+                for (int l = 0; l < 5; l++) {
+                    double q = 0;
+                    for (int i = 0; i < a; i++)
+                        for (int j = 0; j < a; j++)
+                            q += fabs(gm[i * 5 + kk]) * u[i * a + j] * fabs(gm[j * 5 + l]);
+                    bound[((size_t)o * d->ci + c) * 25 + kk * 5 + l] = (2 * U + U * U + k) * q;
+                }
+        }
+    free(du);
+    free(va);
+    free(ga);
+}
+
 static void check_wino(int n, int ci, int h, int co, int pad) {
     const int m = 4;
     lg_conv_desc d = conv(n, ci, h, co, 5, 1, pad);
@@ -295,6 +379,45 @@ static void check_wino(int n, int ci, int h, int co, int pad) {
     q = ratio(dx, dxr, bound, nx, &rel);
     CHECK_MSG(q <= 1, "wino bf16 bwd_data %dx%dx%d>%d: error %.3g of its bound", n, ci, h, co, q);
     if (q > worst_ratio[1]) worst_ratio[1] = q;
+
+    /* backward-weights, accumulated onto what dw and db held */
+    float *dw = lg_alloc_floats(nw), *dwr = lg_alloc_floats(nw);
+    float db[128], dbr[128];
+    double *wb = malloc(sizeof(double) * nw);
+    fill(dw, nw, 14, -1, 1);
+    memcpy(dwr, dw, sizeof(float) * nw);
+    fill(db, (size_t)co, 15, -1, 1);
+    memcpy(dbr, db, sizeof(float) * co);
+    lg_wino_conv_bwd_filter_bf16(&d, x, dy, dw, db, ws);
+    ref->conv_bwd_filter(&d, x, dy, dwr, dbr, NULL);
+    wino_wgrad_bound(&d, x, dy, wb);
+    for (size_t i = 0; i < nw; i++) wb[i] += 0x1p-23 * fabs(dwr[i]); /* the final add and ref's rounding */
+    q = ratio(dw, dwr, wb, nw, &rel);
+    CHECK_MSG(q <= 1, "wino bf16 bwd_weights %dx%dx%d>%d: error %.3g of its bound", n, ci, h, co, q);
+    CHECK_MSG(rel > 1e-4, "wino bf16 bwd_weights error only %.3g: bf16 did not run", rel);
+    if (q > worst_ratio[2]) worst_ratio[2] = q;
+    /* The element bound is loose (the tile sum cancels, the bound adds
+     * magnitudes), so also the increments' relative error in norm: bf16-sized
+     * (~u) when right, O(1) for a dropped tile or a wrong index. */
+    double e2 = 0, r2 = 0;
+    {
+        float *w0 = lg_alloc_floats(nw);
+        fill(w0, nw, 14, -1, 1);
+        for (size_t i = 0; i < nw; i++) {
+            double gi = (double)dw[i] - w0[i], ri = (double)dwr[i] - w0[i];
+            e2 += (gi - ri) * (gi - ri);
+            r2 += ri * ri;
+        }
+        lg_free(w0);
+    }
+    CHECK_MSG(sqrt(e2 / r2) < 8 * U, "wino bf16 bwd_weights: relative error in norm %.3g",
+              sqrt(e2 / r2));
+    if (sqrt(e2 / r2) > worst_fro) worst_fro = sqrt(e2 / r2);
+    double eb = 0;
+    for (int o = 0; o < co; o++) eb = fmax(eb, fabs((double)db[o] - dbr[o]) / (fabs(dbr[o]) + 1));
+    CHECK_MSG(eb < 1e-5, "wino bwd bias error %.3g", eb);
+    lg_free(dw), lg_free(dwr);
+    free(wb);
 
     lg_free(x), lg_free(w), lg_free(wt), lg_free(dy), lg_free(y), lg_free(yr), lg_free(dx);
     lg_free(dxr), lg_free(ws);
@@ -377,9 +500,10 @@ static void test_report(void) {
         SKIP_ABSENT("this CPU has no AVX512-BF16 or AMX-BF16 (lscpu flags)");
         return;
     }
-    printf("# worst error / derived bound: oneDNN bf16 %.3g, Winograd bf16 %.3g\n",
-           worst_ratio[0], worst_ratio[1]);
-    CHECK(worst_ratio[0] > 0 && worst_ratio[1] > 0);
+    printf("# worst error / derived bound: oneDNN bf16 %.3g, Winograd bf16 %.3g, Winograd bf16 "
+           "backward-weights %.3g (in norm %.3g of the increment)\n", worst_ratio[0], worst_ratio[1],
+           worst_ratio[2], worst_fro);
+    CHECK(worst_ratio[0] > 0 && worst_ratio[1] > 0 && worst_ratio[2] > 0);
 }
 
 int main(void) {

@@ -152,6 +152,10 @@ int lg_wino_supported(const lg_conv_desc *d) {
            d->ho > 0 && d->wo > 0;
 }
 
+#ifdef __AVX512BF16__
+static size_t wg_workspace(const lg_conv_desc *d);
+#endif
+
 int lg_wino_bf16_available(void) {
 #ifdef __AVX512BF16__
     return 1;
@@ -172,6 +176,9 @@ size_t lg_wino_conv_workspace_p(const lg_conv_desc *d, int bf16) {
                        (size_t)slots_max() * slot_floats(e, m, bf16);
             if (n > need) need = n;
         }
+#ifdef __AVX512BF16__
+    if (bf16 && wg_workspace(d) > need) need = wg_workspace(d);
+#endif
     return need;
 }
 
@@ -474,13 +481,14 @@ INLINE void gather_avx512(const int a, const float *base, int wi, const int32_t 
 }
 #endif
 
-INLINE void block(const plan *pl, const int m, const int a, const float *at, const float *bt,
-                  int blk, float *slot) {
+/* Step 1 for block blk: its tiles' positions (tp, *ntp of them) and
+ * V[p][c][t] = B^T d B of every channel's patch. */
+INLINE void block_inputs(const plan *pl, const int m, const int a, const float *bt, int blk,
+                         tile_pos *tp, int *ntp, float *v) {
     const lg_conv_desc *d = &pl->d;
-    const int ci = d->ci, co = d->co, copad = pl->copad, p2 = a * a;
+    const int ci = d->ci;
     const int t0 = blk * T, nt = pl->ntiles - t0 < T ? pl->ntiles - t0 : T;
-    float *v = slot, *mo = slot + round16((size_t)p2 * ci * T);
-    tile_pos tp[T];
+    *ntp = nt;
     for (int t = 0; t < nt; t++) {
         const int g = t0 + t, r = g % (pl->th * pl->tw);
         tp[t].img = (size_t)(g / (pl->th * pl->tw));
@@ -519,7 +527,16 @@ INLINE void block(const plan *pl, const int m, const int a, const float *at, con
                 gather_scalar(pl, a, c, tp + k * VL, nt - k * VL, dd);
             tf_input(a, bt, dd, v + (size_t)c * T + k * VL, (size_t)ci * T);
         }
+}
 
+INLINE void block(const plan *pl, const int m, const int a, const float *at, const float *bt,
+                  int blk, float *slot) {
+    const lg_conv_desc *d = &pl->d;
+    const int ci = d->ci, co = d->co, copad = pl->copad, p2 = a * a;
+    float *v = slot, *mo = slot + round16((size_t)p2 * ci * T);
+    tile_pos tp[T];
+    int nt;
+    block_inputs(pl, m, a, bt, blk, tp, &nt, v);
     multiply(pl, p2, v, mo + round16((size_t)p2 * copad * T), mo);
 
     const size_t plane_out = (size_t)d->ho * d->wo;
@@ -542,6 +559,241 @@ INLINE void block(const plan *pl, const int m, const int a, const float *at, con
 
 static void block2(const plan *pl, int blk, float *slot) { block(pl, 2, 6, AT2, BT2, blk, slot); }
 static void block4(const plan *pl, int blk, float *slot) { block(pl, 4, 8, AT4, BT4, blk, slot); }
+
+/* ---- backward-weights in bf16 ------------------------------------------ */
+#ifdef __AVX512BF16__
+/* F(4x4,5x5) only. dU[p][o][c] = sum over tiles of dX[p][o][t] V[p][c][t]
+ * (dX = A dY A^T, the gradient of a tile's A^T X A), then
+ * dw[o][c] += G^T dU[o][c] G. Each thread sums its statically assigned
+ * blocks into its own dU and the threads' dU are added in thread order, so
+ * the result depends on the thread count only, as oneDNN's does. The tile
+ * sum runs on vdpbf16ps over pairs of tiles: V is transformed with the
+ * channels in the vector lanes ([p][t][c], so two tiles' rows pair up as
+ * vt[p][t/2][c] words) and dX with the tiles in the lanes ([p][o][t], whose
+ * bf16 rounding is already gx[p][o][t/2] in pair order). */
+enum { CV = 2 * VL }; /* input channels per kernel call */
+
+static int cipad_of(int ci) { return (ci + CV - 1) / CV * CV; }
+
+static size_t wg_slot_floats(const lg_conv_desc *d) {
+    const size_t p2 = 64, cp = (size_t)cipad_of(d->ci), op = (size_t)copad_of(d->co);
+    return round16(p2 * T * cp) + round16(p2 * op * T) + round16(p2 * (T / 2) * cp) +
+           round16(p2 * op * (T / 2));
+}
+static size_t wg_du_floats(const lg_conv_desc *d) {
+    return round16((size_t)64 * copad_of(d->co) * cipad_of(d->ci));
+}
+static size_t wg_workspace(const lg_conv_desc *d) {
+    return (size_t)slots_max() * (wg_slot_floats(d) + wg_du_floats(d));
+}
+
+/* dX[(i*a+j)*os] = (A dY A^T)[i][j] for 16 tiles; dy is [m*m][VL]. */
+INLINE void tf_grad(const int m, const int a, const float *at, const float *dy, float *out,
+                    size_t os) {
+    float tmp[8 * 4 * VL];
+    UNROLL(8)
+    for (int i = 0; i < a; i++)
+        UNROLL(4)
+        for (int w = 0; w < m; w++) {
+            float s[VL] = {0};
+            UNROLL(4)
+            for (int u = 0; u < m; u++) {
+                const float c = at[u * a + i];
+                if (c == 0.0f) continue;
+                for (int v = 0; v < VL; v++) s[v] += c * dy[(u * m + w) * VL + v];
+            }
+            memcpy(tmp + (i * m + w) * VL, s, sizeof s);
+        }
+    UNROLL(8)
+    for (int i = 0; i < a; i++)
+        UNROLL(8)
+        for (int j = 0; j < a; j++) {
+            float s[VL] = {0};
+            UNROLL(4)
+            for (int w = 0; w < m; w++) {
+                const float c = at[w * a + j];
+                if (c == 0.0f) continue;
+                for (int v = 0; v < VL; v++) s[v] += c * tmp[(i * m + w) * VL + v];
+            }
+            memcpy(out + (i * a + j) * os, s, sizeof s);
+        }
+}
+
+/* du[r][0..CV) += sum_t2 gx[r][t2] . vt[t2][0..CV) (bf16 pairs), RB rows. */
+static void kernel_wgrad(const uint32_t *restrict gx, const uint32_t *restrict vt, size_t vstride,
+                         float *restrict du, size_t dstride) {
+    __m512 acc[RB][NV];
+    for (int r = 0; r < RB; r++)
+        for (int k = 0; k < NV; k++) acc[r][k] = _mm512_loadu_ps(du + r * dstride + k * VL);
+    for (int t2 = 0; t2 < T / 2; t2++) {
+        __m512bh vv[NV];
+        for (int k = 0; k < NV; k++)
+            vv[k] = (__m512bh)_mm512_loadu_si512(vt + (size_t)t2 * vstride + k * VL);
+        for (int r = 0; r < RB; r++) {
+            const __m512bh g = (__m512bh)_mm512_set1_epi32((int)gx[r * (T / 2) + t2]);
+            for (int k = 0; k < NV; k++) acc[r][k] = _mm512_dpbf16_ps(acc[r][k], g, vv[k]);
+        }
+    }
+    for (int r = 0; r < RB; r++)
+        for (int k = 0; k < NV; k++) _mm512_storeu_ps(du + r * dstride + k * VL, acc[r][k]);
+}
+
+/* One block of T tiles into this thread's dU. pl->x is x, pl->y holds dy. */
+static void block_wgrad(const plan *pl, int blk, float *slot, float *du) {
+    enum { M = 4, A = 8, P2 = 64 };
+    const lg_conv_desc *d = &pl->d;
+    const int ci = d->ci, co = d->co, copad = pl->copad, cipad = cipad_of(ci);
+    const int t0 = blk * T, nt = pl->ntiles - t0 < T ? pl->ntiles - t0 : T;
+    float *vf = slot, *gm = vf + round16((size_t)P2 * T * cipad);
+    uint32_t *vt = (uint32_t *)(gm + round16((size_t)P2 * copad * T));
+    uint32_t *gx = vt + round16((size_t)P2 * (T / 2) * cipad);
+    const size_t plane_in = (size_t)d->hi * d->wi, plane_out = (size_t)d->ho * d->wo;
+    tile_pos tp[T];
+    for (int t = 0; t < nt; t++) {
+        const int g = t0 + t, r = g % (pl->th * pl->tw);
+        tp[t].img = (size_t)(g / (pl->th * pl->tw));
+        tp[t].y0 = r / pl->tw * M;
+        tp[t].x0 = r % pl->tw * M;
+    }
+    /* V with the channels in the lanes: one gather per patch pixel reads 16
+     * channels of one tile */
+    const __m512i lanes = _mm512_mullo_epi32(
+        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+        _mm512_set1_epi32((int)plane_in));
+    for (int t = 0; t < T; t++)
+        for (int g = 0; g < cipad / VL; g++) {
+            const int left = ci - g * VL;
+            const __mmask16 cm = left >= VL ? (__mmask16)0xffff
+                                 : left > 0 ? (__mmask16)((1u << left) - 1)
+                                            : (__mmask16)0;
+            const __m512i cidx = _mm512_add_epi32(lanes, _mm512_set1_epi32((int)(g * VL * plane_in)));
+            float dd[64 * VL];
+            if (t >= nt) {
+                memset(dd, 0, sizeof dd);
+            } else {
+                const float *base = pl->x + tp[t].img * ci * plane_in;
+                const int y0 = tp[t].y0 - d->pad, x0 = tp[t].x0 - d->pad;
+                for (int i = 0; i < A; i++)
+                    for (int j = 0; j < A; j++) {
+                        const int yy = y0 + i, xx = x0 + j;
+                        __m512 val = _mm512_setzero_ps();
+                        if (yy >= 0 && yy < d->hi && xx >= 0 && xx < d->wi && cm)
+                            val = _mm512_mask_i32gather_ps(val, cm, cidx,
+                                                           base + (size_t)yy * d->wi + xx, 4);
+                        _mm512_storeu_ps(dd + (i * A + j) * VL, val);
+                    }
+            }
+            tf_input(A, BT4, dd, vf + (size_t)t * cipad + g * VL, (size_t)T * cipad);
+        }
+    /* dX with the tiles in the lanes; 0 for missing tiles, rows past co and
+     * outputs past the edge */
+    for (int o = 0; o < copad; o++)
+        for (int k = 0; k < NV; k++) {
+            float dt[16 * VL];
+            for (int q = 0; q < VL; q++) {
+                const int t = k * VL + q;
+                const int ok = t < nt && o < co;
+                const float *src = ok ? pl->y + (tp[t].img * co + o) * plane_out : NULL;
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < M; j++) {
+                        const int yy = ok ? tp[t].y0 + i : 0, xx = ok ? tp[t].x0 + j : 0;
+                        dt[(i * M + j) * VL + q] = ok && yy < d->ho && xx < d->wo
+                                                       ? src[(size_t)yy * d->wo + xx]
+                                                       : 0.0f;
+                    }
+            }
+            tf_grad(M, A, AT4, dt, gm + (size_t)o * T + k * VL, (size_t)copad * T);
+        }
+    /* bf16 pairs of tiles */
+    const __m512i ilv = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
+                                         24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1,
+                                         16, 0);
+    for (int p = 0; p < P2; p++) {
+        for (int t2 = 0; t2 < T / 2; t2++)
+            for (int g = 0; g < cipad / VL; g++) {
+                const float *lo = vf + ((size_t)p * T + 2 * t2) * cipad + g * VL;
+                const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(lo + cipad),
+                                                                  _mm512_loadu_ps(lo));
+                _mm512_storeu_si512(vt + ((size_t)p * (T / 2) + t2) * cipad + g * VL,
+                                    _mm512_permutexvar_epi16(ilv, both));
+            }
+        for (int o = 0; o < copad; o++) {
+            const float *src = gm + ((size_t)p * copad + o) * T;
+            _mm512_storeu_si512(gx + ((size_t)p * copad + o) * (T / 2),
+                                (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + VL),
+                                                             _mm512_loadu_ps(src)));
+        }
+    }
+    for (int p = 0; p < P2; p++)
+        for (int o = 0; o < copad; o += RB)
+            for (int c = 0; c < cipad; c += CV)
+                kernel_wgrad(gx + ((size_t)p * copad + o) * (T / 2),
+                             vt + (size_t)p * (T / 2) * cipad + c, (size_t)cipad,
+                             du + ((size_t)p * copad + o) * cipad + c, (size_t)cipad);
+}
+
+void lg_wino_conv_bwd_filter_bf16(const lg_conv_desc *d, const float *x, const float *dy,
+                                  float *dw, float *db, float *ws) {
+    plan pl = {.d = *d, .m = 4, .alpha = 8, .x = x, .y = (float *)dy, .bf16 = 1};
+    pl.th = (d->ho + 3) / 4;
+    pl.tw = (d->wo + 3) / 4;
+    pl.ntiles = d->n * pl.th * pl.tw;
+    pl.copad = copad_of(d->co);
+    const int cipad = cipad_of(d->ci), nblocks = (pl.ntiles + T - 1) / T;
+    const size_t sf = wg_slot_floats(d), df = wg_du_floats(d);
+    int nthr = omp_get_max_threads();
+    if (nthr > slots_max()) nthr = slots_max();
+    if (nthr > nblocks) nthr = nblocks;
+    float *dus = ws + (size_t)slots_max() * sf;
+    memset(dus, 0, sizeof(float) * df * (size_t)nthr);
+#pragma omp parallel num_threads(nthr)
+    {
+        const int me = omp_get_thread_num();
+        float *slot = ws + (size_t)me * sf, *du = dus + (size_t)me * df;
+#pragma omp for schedule(static)
+        for (int blk = 0; blk < nblocks; blk++) block_wgrad(&pl, blk, slot, du);
+    }
+    /* the threads' sums in thread order, then dw += G^T dU G */
+    const size_t n = (size_t)64 * pl.copad * cipad;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        for (int t = 1; t < nthr; t++) dus[i] += dus[(size_t)t * df + i];
+    const int ci = d->ci, co = d->co;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int o = 0; o < co; o++)
+        for (int c = 0; c < ci; c++) {
+            float du8[64], t5[8][KS];
+            for (int p = 0; p < 64; p++) du8[p] = dus[((size_t)p * pl.copad + o) * cipad + c];
+            for (int i = 0; i < 8; i++)
+                for (int l = 0; l < KS; l++) {
+                    float s = 0;
+                    for (int j = 0; j < 8; j++) s += du8[i * 8 + j] * G4[j * KS + l];
+                    t5[i][l] = s;
+                }
+            float *dst = dw + ((size_t)o * ci + c) * KS * KS;
+            for (int k = 0; k < KS; k++)
+                for (int l = 0; l < KS; l++) {
+                    float s = 0;
+                    for (int i = 0; i < 8; i++) s += G4[i * KS + k] * t5[i][l];
+                    dst[k * KS + l] += s;
+                }
+        }
+    if (!db) return;
+    /* one channel per iteration, images in order: a fixed summation order */
+    const size_t plane = (size_t)d->ho * d->wo;
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < co; o++) {
+        double acc = 0;
+        for (int i = 0; i < d->n; i++) {
+            const float *r = dy + ((size_t)i * co + o) * plane;
+            float s = 0;
+            for (size_t q = 0; q < plane; q++) s += r[q];
+            acc += s;
+        }
+        db[o] += (float)acc;
+    }
+}
+#endif
 
 /* ---- driver ------------------------------------------------------------- */
 

@@ -43,6 +43,14 @@ void lg_wino_conv_fwd_p(const lg_conv_desc *d, int m, int bf16, const float *x, 
 void lg_wino_conv_bwd_data_p(const lg_conv_desc *d, int m, int bf16, const float *dy,
                              const float *w, float *dx, float *ws);
 
+/* Backward-weights of a supported d in bf16 (F(4x4,5x5)): dw += x (*) dy,
+ * db += sum(dy) (db may be NULL), through the transposed transforms with
+ * a bf16 multiply over pairs of tiles and float32 sums; deterministic for a
+ * given thread count. Only where lg_wino_bf16_available(); ws holds
+ * lg_wino_conv_workspace_p(d, 1) floats. */
+void lg_wino_conv_bwd_filter_bf16(const lg_conv_desc *d, const float *x, const float *dy,
+                                  float *dw, float *db, float *ws);
+
 /* The transform matrices of tile m (row-major): A^T [m x alpha], G [alpha x
  * 5], B^T [alpha x alpha], alpha = m + 4. For error bounds in tests. */
 void lg_wino_matrices(int m, const float **at, const float **g, const float **bt);
