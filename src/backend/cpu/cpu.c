@@ -68,6 +68,20 @@ int lg_cpu_has_bf16(void) {
     return __builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16");
 }
 
+/* Whether the bf16 table's Winograd layers multiply in bf16 (fast, with a
+ * relative error of a few percent: F(4x4,5x5)'s transforms amplify bf16
+ * rounding, docs/nn.md) or keep the float32 Winograd kernel (its error is
+ * float32-sized; only the other convolutions and backward-weights then
+ * run in bf16). LG_BF16_WINOGRAD=fp32 asks for the latter; read once. */
+static int wino_mult_bf16(void) {
+    static int v = -1;
+    if (v < 0) {
+        const char *e = getenv("LG_BF16_WINOGRAD");
+        v = !(e && !strcmp(e, "fp32"));
+    }
+    return v;
+}
+
 /* ---- the tables ------------------------------------------------------------ */
 
 static lg_status cpu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
@@ -93,8 +107,8 @@ static lg_status no_im2col_bf16(void) {
 static lg_status conv_fwd(const lg_conv_desc *d, int bf16, const float *x, const float *w,
                           const float *b, float *y, float *ws) {
     int m = lg_cpu_conv_wino_tile(d, 0);
-    if (m && (!bf16 || lg_wino_bf16_available())) {
-        lg_wino_conv_fwd_p(d, m, bf16, x, w, b, y, ws);
+    if (m && (!bf16 || lg_wino_bf16_available() || !wino_mult_bf16())) {
+        lg_wino_conv_fwd_p(d, m, bf16 && wino_mult_bf16(), x, w, b, y, ws);
         return LG_OK;
     }
     if (current() == LG_CONV_ALGO_IM2COL) {
@@ -108,8 +122,8 @@ static lg_status conv_fwd(const lg_conv_desc *d, int bf16, const float *x, const
 static lg_status conv_bwd_data(const lg_conv_desc *d, int bf16, const float *dy, const float *w,
                                float *dx, float *ws) {
     int m = lg_cpu_conv_wino_tile(d, 1);
-    if (m && (!bf16 || lg_wino_bf16_available())) {
-        lg_wino_conv_bwd_data_p(d, m, bf16, dy, w, dx, ws);
+    if (m && (!bf16 || lg_wino_bf16_available() || !wino_mult_bf16())) {
+        lg_wino_conv_bwd_data_p(d, m, bf16 && wino_mult_bf16(), dy, w, dx, ws);
         return LG_OK;
     }
     if (current() == LG_CONV_ALGO_IM2COL) {
@@ -125,6 +139,13 @@ static lg_status conv_bwd_filter(const lg_conv_desc *d, int bf16, const float *x
     if (current() == LG_CONV_ALGO_IM2COL) {
         if (bf16) return no_im2col_bf16();
         lg_cpu_im2col_conv_bwd_filter(d, x, dy, dw, db, ws);
+        return LG_OK;
+    }
+    /* Winograd's bf16 backward-weights only when forced: measured about as
+     * fast as oneDNN's bf16 kernel here at 20x its error (bench/README.md) */
+    if (bf16 && current() == LG_CONV_ALGO_WINOGRAD && lg_wino_supported(d) &&
+        lg_wino_bf16_available()) {
+        lg_wino_conv_bwd_filter_bf16(d, x, dy, dw, db, ws);
         return LG_OK;
     }
     return lg_dnnl_conv_bwd_filter_p(d, bf16, x, dy, dw, db);
