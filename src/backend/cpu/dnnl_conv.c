@@ -329,8 +329,8 @@ static void entry_destroy(entry *e) {
 
 /* The op for (d, dir, current thread count), created on first use. The
  * cache is small and evicts round-robin: networks have a handful of shapes.
- * A refusal is cached too, so a caller that falls back to another
- * implementation does not pay for a failed creation on every call. */
+ * A refusal is cached too, so a caller that retries (the error is
+ * returned every time) does not pay for a failed creation on every call. */
 static lg_status get_op(const lg_conv_desc *d, int bf16, int dir, conv_op **out) {
     int nthr = omp_get_max_threads();
     entry *e = NULL;
