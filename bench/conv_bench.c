@@ -61,8 +61,10 @@ static void run_dnnl_bf16(problem *p, int dir) { run_dnnl_p(p, dir, 1); }
 static void run_wino(problem *p, int dir, int m, int bf16) {
     if (dir == DIR_FWD) lg_wino_conv_fwd_p(&p->d, m, bf16, p->x, p->w, p->b, p->y, p->ws);
     if (dir == DIR_BWD_DATA) lg_wino_conv_bwd_data_p(&p->d, m, bf16, p->dy, p->w, p->dx, p->ws);
+#ifdef __AVX512BF16__
     if (dir == DIR_BWD_FILTER && bf16)
         lg_wino_conv_bwd_filter_bf16(&p->d, p->x, p->dy, p->dw, p->db, p->ws);
+#endif
 }
 /* The cpu backend as training calls it: Winograd or oneDNN per shape. */
 static void run_table(problem *p, int dir, lg_backend_kind k) {

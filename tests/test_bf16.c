@@ -262,6 +262,7 @@ static void wino_bound(const lg_conv_desc *d, int m, const float *x, const float
     free(va);
 }
 
+#ifdef __AVX512BF16__
 /* Backward-weights: dw[o][c] gets G^T (sum_t dX_t[o] .* V_t[c]) G with
  * dX_t = A dY_t A^T. With Q[o][c][k][l] = sum_ij |G_ik| (sum_t |dX_t| .* |V_t|)_ij |G_jl|
  * (|dX| <= |A||dY||A^T|, |V| <= |B^T||d||B|), bf16 rounding of both factors
@@ -344,6 +345,7 @@ static void wino_wgrad_bound(const lg_conv_desc *d, const float *x, const float 
     free(va);
     free(ga);
 }
+#endif
 
 /* ---- the bf16 Winograd algorithm emulated in double ----------------------
  * The same transforms in double precision, with bf16 rounding exactly where
@@ -431,6 +433,7 @@ static void emul_fwd(const lg_conv_desc *d, const float *x, const float *w, floa
     free(v);
 }
 
+#ifdef __AVX512BF16__
 /* dw += G^T (sum_t bf16(dX_t) .* bf16(V_t)) G */
 static void emul_wgrad(const lg_conv_desc *d, const float *x, const float *dy, float *dw) {
     double g[40], bt[64], am[32], at[32], gt[40];
@@ -470,6 +473,7 @@ static void emul_wgrad(const lg_conv_desc *d, const float *x, const float *dy, f
     free(v);
     free(gx);
 }
+#endif
 
 /* ||got - emul|| must be a small part of ||got - exact||: 1/4 leaves room
  * for the float32 transforms rounding the odd value to the other bf16 */
@@ -541,6 +545,7 @@ static void check_wino(int n, int ci, int h, int co, int pad) {
         lg_free(xe);
     }
 
+#ifdef __AVX512BF16__ /* the kernel exists only in builds with AVX512-BF16 code */
     /* backward-weights, accumulated onto what dw and db held */
     float *dw = lg_alloc_floats(nw), *dwr = lg_alloc_floats(nw);
     float db[128], dbr[128];
@@ -586,6 +591,7 @@ static void check_wino(int n, int ci, int h, int co, int pad) {
     lg_free(dw), lg_free(dwr);
     free(wb);
 
+#endif
     lg_free(x), lg_free(w), lg_free(wt), lg_free(dy), lg_free(y), lg_free(yr), lg_free(dx);
     lg_free(dxr), lg_free(ws);
     free(bound);
@@ -671,7 +677,8 @@ static void test_report(void) {
            "backward-weights %.3g (in norm %.3g of the increment); Winograd off its double "
            "emulation by %.3g of its distance to exact\n", worst_ratio[0], worst_ratio[1],
            worst_ratio[2], worst_fro, worst_emul);
-    CHECK(worst_ratio[0] > 0 && worst_ratio[1] > 0 && worst_ratio[2] > 0);
+    CHECK(worst_ratio[0] > 0);
+    if (lg_wino_bf16_available()) CHECK(worst_ratio[1] > 0 && worst_ratio[2] > 0);
 }
 
 int main(void) {

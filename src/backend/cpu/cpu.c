@@ -145,11 +145,12 @@ static lg_status conv_bwd_filter(const lg_conv_desc *d, int bf16, const float *x
     }
     /* Winograd's bf16 backward-weights only when forced: 1.8x oneDNN's bf16
      * kernel here, at 20x its error (bench/README.md, "bf16") */
-    if (bf16 && current() == LG_CONV_ALGO_WINOGRAD && lg_wino_supported(d) &&
-        lg_wino_bf16_available()) {
+#ifdef __AVX512BF16__
+    if (bf16 && current() == LG_CONV_ALGO_WINOGRAD && lg_wino_supported(d)) {
         lg_wino_conv_bwd_filter_bf16(d, x, dy, dw, db, ws);
         return LG_OK;
     }
+#endif
     return lg_dnnl_conv_bwd_filter_p(d, bf16, x, dy, dw, db);
 }
 

@@ -48,8 +48,10 @@ void lg_wino_conv_bwd_data_p(const lg_conv_desc *d, int m, int bf16, const float
  * a bf16 multiply over pairs of tiles and float32 sums; deterministic for a
  * given thread count. Only where lg_wino_bf16_available(); ws holds
  * lg_wino_conv_workspace_p(d, 1) floats. */
+#ifdef __AVX512BF16__
 void lg_wino_conv_bwd_filter_bf16(const lg_conv_desc *d, const float *x, const float *dy,
                                   float *dw, float *db, float *ws);
+#endif
 
 /* The transform matrices of tile m (row-major): A^T [m x alpha], G [alpha x
  * 5], B^T [alpha x alpha], alpha = m + 4. For error bounds in tests. */
