@@ -1,3 +1,4 @@
+#include <cpuid.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,12 +61,24 @@ int lg_cpu_conv_wino_tile(const lg_conv_desc *d, int bwd_data) {
 
 /* ---- bf16 ----------------------------------------------------------------- */
 
+/* AMX-BF16 from CPUID (leaf 7: EDX bit 22) with the OS saving the tile
+ * state (XCR0 bits 17-18); clang's __builtin_cpu_supports knows no
+ * "amx-bf16". oneDNN asks the kernel for tile permission itself. */
+static int has_amx_bf16(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 22))) return 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return 0; /* OSXSAVE */
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & (3u << 17)) == (3u << 17);
+}
+
 /* AVX512-BF16 (Zen 4/5, Cooper Lake, Sapphire Rapids) or AMX-BF16 tiles. */
 int lg_cpu_has_bf16(void) {
     const char *hide = getenv("LG_NO_BF16");
     if (hide && *hide && strcmp(hide, "0")) return 0;
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16");
+    return __builtin_cpu_supports("avx512bf16") || has_amx_bf16();
 }
 
 /* Whether the bf16 table's Winograd layers multiply in bf16. By default
