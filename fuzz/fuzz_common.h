@@ -22,6 +22,18 @@ typedef struct {
     char path[64];
 } fz_file;
 
+/* Reads every image of a data set (streamed sets decode here); a failure
+ * must be a clean status with a message, never a crash. */
+static inline void fz_read_all(const lg_dataset *ds) {
+    uint8_t *buf = malloc(lg_dataset_image_bytes(ds));
+    if (!buf) abort();
+    for (int i = 0; i < ds->n; i++) {
+        const uint8_t *px;
+        if (lg_dataset_image(ds, i, buf, &px) != LG_OK && !lg_errmsg()[0]) abort();
+    }
+    free(buf);
+}
+
 /* Replaces f's contents with data (created on first use); 0 on failure. */
 static inline int fz_put(fz_file *f, const uint8_t *data, size_t size) {
     if (f->fd <= 0) {

@@ -66,6 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (ds->n < 1 || ds->n > n || ds->c != 3 || ds->h != 8 || ds->nclasses != 1) abort();
         for (int i = 0; i < ds->n; i++)
             if (ds->labels[i] != 0) abort();
+        fz_read_all(ds);
     }
     lg_dataset_free(ds);
     return 0;

@@ -16,6 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (lg_dataset_load_zip(&ds, f.path, 3, 8) == LG_OK) {
         check_ds(ds);
         if (ds->c != 3 || ds->h != 8 || ds->w != 8) abort();
+        fz_read_all(ds);
     }
     lg_dataset_free(ds);
     ds = NULL;

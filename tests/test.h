@@ -124,6 +124,17 @@ static inline void t__run(const char *name, void (*fn)(void)) {
 #define TEST_END() (printf("# %d passed, %d failed, %d skipped\n", t__npass, t__nfail, t__nskip), t__nfail != 0)
 
 /* Where ../shared lives (tests may read it; it may be absent). */
+/* Every pixel of a data set of either kind, [n, c, h, w] (free it). */
+static inline uint8_t *t_pixels(const lg_dataset *ds) {
+    uint8_t *px = ds ? malloc((size_t)ds->n * lg_dataset_image_bytes(ds)) : NULL;
+    if (px && lg_dataset_images(ds, 0, ds->n, px) != LG_OK) {
+        fprintf(stderr, "    t_pixels: %s\n", lg_errmsg());
+        free(px);
+        px = NULL;
+    }
+    return px;
+}
+
 static inline const char *t_shared_dir(void) {
     const char *s = getenv("LG_SHARED_DIR");
     return s ? s : "../shared";

@@ -31,10 +31,13 @@ static void check_same(const lg_dataset *ds, int labelled, const char *what) {
               ds ? ds->n : -1, ds ? ds->h : -1, ds ? ds->w : -1);
     if (!ds || ds->n != ref->n || ds->h != 32 || ds->w != 32) return;
     size_t plane = 32 * 32, bad = 0;
-    for (int i = 0; i < ds->n; i++)
+    uint8_t *px = t_pixels(ds);
+    CHECK_MSG(px, "%s: its images cannot be read", what);
+    for (int i = 0; px && i < ds->n; i++)
         for (int c = 0; c < ds->c; c++)
-            bad += memcmp(ds->pixels + ((size_t)i * ds->c + c) * plane,
+            bad += memcmp(px + ((size_t)i * ds->c + c) * plane,
                           ref->pixels + ((size_t)i * 3 + c) * plane, plane) != 0;
+    free(px);
     CHECK_MSG(bad == 0, "%s: %zu image planes differ from the CIFAR-10 loader's", what, bad);
     CHECK_MSG(labelled ? ds->nclasses == ref->nclasses : ds->nclasses == 0,
               "%s: %d classes, want %d", what, ds->nclasses, labelled ? ref->nclasses : 0);
@@ -148,8 +151,10 @@ static void test_zip_jpeg(void) {
     lg_dataset *z = open_ds("zip", "set_jpeg.zip", 3, 32), *f = open_ds("folder", "jpeg_ref", 3, 32);
     CHECK(z && f && z->n == 12 && f->n == 12);
     if (z && f && z->n == f->n) {
-        CHECK_MSG(!memcmp(z->pixels, f->pixels, (size_t)12 * 3 * 32 * 32),
+        uint8_t *zp = t_pixels(z);
+        CHECK_MSG(zp && !memcmp(zp, f->pixels, (size_t)12 * 3 * 32 * 32),
                   "JPEG zip pixels differ from the folder loader's");
+        free(zp);
         for (int i = 0; i < 12; i++) CHECK(z->labels[i] == ref->labels[i]);
     }
     lg_dataset_free(z);
@@ -254,8 +259,10 @@ static void test_lsun(void) {
     lg_dataset *a = open_lsun("mixed_lmdb", LG_OK);
     CHECK(a && a->n == N && a->nclasses == 1 && !strcmp(a->class_names[0], "mixed"));
     if (a && a->n == N) {
-        CHECK_MSG(!memcmp(a->pixels, ref->pixels, (size_t)N * IMG),
+        uint8_t *ap = t_pixels(a);
+        CHECK_MSG(ap && !memcmp(ap, ref->pixels, (size_t)N * IMG),
                   "PNG/WebP values differ from the CIFAR-10 loader's pixels");
+        free(ap);
         for (int i = 0; i < N; i++) CHECK(a->labels[i] == 0);
     }
     lg_dataset_free(a);
@@ -281,8 +288,10 @@ static void test_lsun(void) {
         CHECK(two && f && two->n == 2 * N && two->nclasses == 2 && f->n == N);
         if (two && f && two->n == 2 * N && f->n == N) {
             CHECK(!strcmp(two->class_names[1], "jpeg"));
-            CHECK_MSG(!memcmp(two->pixels + (size_t)N * IMG, f->pixels, (size_t)N * IMG),
+            uint8_t *tp = t_pixels(two);
+            CHECK_MSG(tp && !memcmp(tp + (size_t)N * IMG, f->pixels, (size_t)N * IMG),
                       "JPEG values differ from the folder loader's pixels");
+            free(tp);
             for (int i = 0; i < 2 * N; i++) CHECK(two->labels[i] == (i >= N));
         }
         lg_dataset_free(two);
@@ -299,8 +308,19 @@ static void test_lsun(void) {
     CHECK(write_lmdb("notimage_lmdb", bad_value, 2) == 0);
     CHECK(hl > 0 && write_lmdb("huge_lmdb", huge_value, 1) == 0);
     CHECK(write_lmdb("empty_lmdb", NULL, 0) == 0);
-    open_lsun("notimage_lmdb", LG_ERR_FORMAT);
-    CHECK(strstr(lg_errmsg(), "entry b") != NULL);
+    /* Streamed: the first value decodes on opening, the others when read. */
+    lg_dataset *ni = open_lsun("notimage_lmdb", LG_OK);
+    uint8_t buf[IMG];
+    const uint8_t *px;
+    CHECK(ni && ni->n == 2 && lg_dataset_image(ni, 0, buf, &px) == LG_OK);
+    if (ni) CHECK_ERR(lg_dataset_image(ni, 1, buf, &px), LG_ERR_FORMAT);
+    CHECK_MSG(strstr(lg_errmsg(), "notimage_lmdb: entry b: not a PNG, JPEG or WebP image"),
+              "message: %s", lg_errmsg());
+    lg_dataset_free(ni);
+    kv bad_first[2] = {{"a", "not an image", 12}, {"b", enc[0], enc_len[0]}};
+    CHECK(write_lmdb("badfirst_lmdb", bad_first, 2) == 0);
+    open_lsun("badfirst_lmdb", LG_ERR_FORMAT);
+    CHECK(strstr(lg_errmsg(), "entry a") != NULL);
     open_lsun("huge_lmdb", LG_ERR_FORMAT);
     CHECK(strstr(lg_errmsg(), "entry big") != NULL);
     open_lsun("empty_lmdb", LG_ERR_FORMAT);
@@ -334,7 +354,8 @@ static int open_fds(void) {
 static void test_refusals_leak_nothing(void) {
     if (!have_files) SKIP("no generated files (see test_generate)");
     const char *bad[] = {"zip:%s/bad/not_a.zip", "zip:%s/bad/dotdot.zip", "npz:%s/bad/bomb.npz",
-                         "zip:%s/bad/bomb_expand.zip", "stl10:%s/bad/stl"};
+                         "zip:%s/bad/bomb_expand.zip", "stl10:%s/bad/stl",
+                         "npy:%s/bad/truncated_header.npy", "npy:%s/bad/truncated_data.npy"};
     int before = open_fds();
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         char spec[4200];
@@ -345,7 +366,70 @@ static void test_refusals_leak_nothing(void) {
     }
     lg_dataset_free(open_ds("zip", "set.zip", 3, 32));
     lg_dataset_free(open_ds("npz", "first_two.npz", 3, 0));
+    lg_dataset_free(open_ds("npy", "nhwc.npy", 3, 0)); /* streamed: holds its file until freed */
     CHECK_MSG(open_fds() == before, "%d descriptors open before, %d after", before, open_fds());
+}
+
+/* ---- streaming: the batcher's prefetch gives the in-memory bits -------- */
+
+/* n batches of a batcher over ds and one over ref (the same images, in
+ * memory) agree exactly: crops, flips, shifts and labels, across epoch ends
+ * (batch 5 of 12 images), and again after jumping to another state. */
+static void same_batches(lg_dataset *ds, const char *what) {
+    enum { B = 5, CROP = 28, D = 3 * CROP * CROP };
+    lg_batcher *a = NULL, *b = NULL;
+    CHECK_OK(lg_batcher_new(&a, ds, B, CROP, 77));
+    CHECK_OK(lg_batcher_new(&b, ref, B, CROP, 77));
+    if (!a || !b) goto done;
+    CHECK_OK(lg_batcher_set_augment(a, 1, 2));
+    CHECK_OK(lg_batcher_set_augment(b, 1, 2));
+    static float xa[B * D], xb[B * D];
+    int la[B], lb[B], bad = 0;
+    for (int round = 0; round < 2; round++) {
+        for (int k = 0; k < 9; k++) {
+            CHECK_OK(lg_batcher_next(a, xa, la));
+            CHECK_OK(lg_batcher_next(b, xb, lb));
+            bad += memcmp(xa, xb, sizeof xa) != 0 || memcmp(la, lb, sizeof la) != 0;
+        }
+        /* A resume: the state of a run elsewhere; the prefetched batch is dropped. */
+        CHECK_OK(lg_batcher_set_state(a, 7, 3));
+        CHECK_OK(lg_batcher_set_state(b, 7, 3));
+    }
+    uint64_t ea, ca, eb, cb;
+    lg_batcher_get_state(a, &ea, &ca);
+    lg_batcher_get_state(b, &eb, &cb);
+    CHECK_MSG(bad == 0 && ea == eb && ca == cb, "%s: %d of 18 batches differ from the in-memory "
+              "set's (state %llu/%llu vs %llu/%llu)", what, bad, (unsigned long long)ea,
+              (unsigned long long)ca, (unsigned long long)eb, (unsigned long long)cb);
+done:
+    lg_batcher_free(a);
+    lg_batcher_free(b);
+}
+
+static void test_stream_batches(void) {
+    if (!have_files) SKIP("no generated files (see test_generate)");
+    lg_dataset *z = open_ds("zip", "set.zip", 3, 32);
+    CHECK(z && lg_dataset_streamed(z) && !lg_dataset_streamed(ref));
+    if (z) same_batches(z, "set.zip");
+    /* The validation split of a streamed set is a view of the same reader. */
+    lg_dataset *val = NULL;
+    if (z) CHECK_OK(lg_dataset_split_tail(z, 4, &val));
+    if (val) {
+        uint8_t *px = t_pixels(val);
+        CHECK(val->n == 4 && z->n == 8 && lg_dataset_streamed(val));
+        CHECK_MSG(px && !memcmp(px, ref->pixels + (size_t)8 * 3 * 32 * 32, (size_t)4 * 3 * 32 * 32),
+                  "the streamed validation split's pixels are not images 8..11");
+        for (int i = 0; i < 4; i++) CHECK(val->labels[i] == ref->labels[8 + i]);
+        free(px);
+    }
+    lg_dataset_free(z); /* the split keeps the reader open */
+    if (val) {
+        uint8_t buf[3 * 32 * 32];
+        const uint8_t *px;
+        CHECK_OK(lg_dataset_image(val, 3, buf, &px));
+        CHECK(!memcmp(px, ref->pixels + (size_t)11 * 3 * 32 * 32, sizeof buf));
+    }
+    lg_dataset_free(val);
 }
 
 int main(void) {
@@ -356,6 +440,7 @@ int main(void) {
     RUN(test_zip);
     RUN(test_zip_jpeg);
     RUN(test_lsun);
+    RUN(test_stream_batches);
     RUN(test_refusals_leak_nothing);
     lg_dataset_free(ref);
     if (dir[0]) t_rmtree(dir);

@@ -1,5 +1,6 @@
-/* lapgan data: data sets held in memory as 8-bit pixels, and a seeded,
- * shuffled minibatch iterator that yields float images in [-1, 1].
+/* lapgan data: data sets of 8-bit pixels, held in memory or streamed
+ * (decoded on demand from their files), and a seeded, shuffled minibatch
+ * iterator that yields float images in [-1, 1].
  *
  * Loaders: IDX (MNIST / Fashion-MNIST, gzip or raw), CIFAR-10 and STL-10
  * binary files, NumPy .npy/.npz arrays, StyleGAN2-ADA dataset zips, folders
@@ -18,16 +19,33 @@ extern "C" {
 #define LG_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 #define LG_MAX_CLASSES 1000
 
+typedef struct lg_stream lg_stream; /* a streamed set's reader (src/data/stream.c) */
+
 typedef struct {
     int n, c, h, w;
-    uint8_t *pixels;     /* [n, c, h, w], owned */
-    int *labels;         /* [n], -1 when unlabelled, owned */
+    uint8_t *pixels;     /* [n, c, h, w], owned; NULL for a streamed set */
+    int *labels;         /* [n], -1 when unlabelled, owned (in memory for both kinds) */
     int nclasses;        /* 0 when unlabelled */
     char **class_names;  /* [nclasses] or NULL, owned */
     char source[256];    /* where it came from, for logs and checkpoints */
+    lg_stream *stream;   /* streamed: the reader, shared with splits of it; else NULL */
+    int first;           /* streamed: the reader's index of image 0 */
 } lg_dataset;
 
 void lg_dataset_free(lg_dataset *ds); /* accepts NULL */
+
+/* The one way to read pixels: image i ([c, h, w] bytes) of either kind.
+ * *px points into ds->pixels for a set in memory; a streamed image is
+ * decoded into buf (lg_dataset_image_bytes(ds) bytes, the caller's) and
+ * *px = buf. Several threads may read one data set at once. A bad image
+ * of a streamed set fails here, naming its file and entry. */
+lg_status lg_dataset_image(const lg_dataset *ds, int i, uint8_t *buf, const uint8_t **px);
+size_t lg_dataset_image_bytes(const lg_dataset *ds);
+/* Images first .. first+count-1 copied contiguously into dst. */
+lg_status lg_dataset_images(const lg_dataset *ds, int first, int count, uint8_t *dst);
+/* Whether ds is decoded on demand (LSUN's LMDB, dataset zips, .npy):
+ * its memory is its labels and index, not its pixels. */
+int lg_dataset_streamed(const lg_dataset *ds);
 
 /* IDX image file (+ optional IDX label file); gzip detected by magic. */
 lg_status lg_dataset_load_idx(lg_dataset **out, const char *images, const char *labels);
@@ -53,12 +71,14 @@ lg_status lg_dataset_load_npy(lg_dataset **out, const char *images, const char *
 lg_status lg_dataset_load_npz(lg_dataset **out, const char *path);
 /* A StyleGAN2-ADA dataset zip: PNG/JPEG entries in sorted name order,
  * labels from dataset.json when it has them; images fitted as a folder's
- * (size 0: the first image's shorter side). */
+ * (size 0: the first image's shorter side). Streamed: opening checks every
+ * entry's name and sizes and decodes the first; the others when read. */
 lg_status lg_dataset_load_zip(lg_dataset **out, const char *path, int c, int size);
 
 /* LSUN's LMDB environments (src/data/lsun.c), comma-separated, one class
  * each (named after the directory, "_lmdb" dropped): values are JPEG, WebP
- * or PNG images, read in key order and fitted as a folder's (size 0: 64). */
+ * or PNG images, read in key order and fitted as a folder's (size 0: 64).
+ * Streamed: opening indexes the keys; each image is decoded when read. */
 lg_status lg_dataset_load_lsun(lg_dataset **out, const char *paths, int c, int size);
 
 /* "fashion[:DIR]", "fashion-test[:DIR]", "cifar10:DIR", "cifar10-test:DIR",

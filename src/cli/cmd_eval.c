@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "core/check.h"
 #include "io/file.h"
 #include "lapgan/gan.h"
 
@@ -261,23 +262,35 @@ static lg_status open_data(lg_dataset **ds, const char *spec, int c, int size) {
     return st;
 }
 
-/* Rows first .. first+count-1 of ds as floats, centre size x size window:
- * pixels p map to p / 255 (unit) or p / 127.5 - 1 (the models' scale). */
-static float *rows_of(const lg_dataset *ds, int first, int count, int size, int unit) {
+/* Rows first .. first+count-1 of ds as floats into *out (lg_free),
+ * centre size x size window: pixels p map to p / 255 (unit) or
+ * p / 127.5 - 1 (the models' scale). */
+static lg_status rows_of(const lg_dataset *ds, int first, int count, int size, int unit,
+                         float **out) {
     const int c = ds->c, oy = (ds->h - size) / 2, ox = (ds->w - size) / 2;
     const size_t d = (size_t)c * size * size;
     float *x = lg_alloc_floats((size_t)count * d);
-    if (!x) return NULL;
+    uint8_t *buf = malloc(lg_dataset_image_bytes(ds));
+    lg_status st = x && buf ? LG_OK
+                            : lg_error(LG_ERR_NOMEM, "out of memory for %d images of %s", count,
+                                       ds->source);
     const float a = unit ? 1.0f / 255 : 1.0f / 127.5f, b = unit ? 0 : -1;
-    for (int i = 0; i < count; i++) {
-        const uint8_t *src = ds->pixels + (size_t)(first + i) * c * ds->h * ds->w;
+    for (int i = 0; st == LG_OK && i < count; i++) {
+        const uint8_t *src;
+        if ((st = lg_dataset_image(ds, first + i, buf, &src)) != LG_OK) break;
         float *dst = x + (size_t)i * d;
         for (int ch = 0; ch < c; ch++)
             for (int y = 0; y < size; y++)
                 for (int xx = 0; xx < size; xx++)
                     *dst++ = src[((size_t)ch * ds->h + y + oy) * ds->w + xx + ox] * a + b;
     }
-    return x;
+    free(buf);
+    if (st != LG_OK) {
+        lg_free(x);
+        x = NULL;
+    }
+    *out = x;
+    return st;
 }
 
 /* n samples in chunks (bounded memory whatever n), each chunk its own seed;
@@ -530,17 +543,15 @@ static int run_parzen(const opts *o) {
     }
     samples = lg_alloc_floats((size_t)n * mc.dim);
     labels = lg_alloc(sizeof(int) * (size_t)n);
-    valid = rows_of(train, v0, nv, mc.size, 1);
-    tst = rows_of(test, 0, nt, mc.size, 1);
-    if (!samples || !labels || !valid || !tst) {
+    if ((st = rows_of(train, v0, nv, mc.size, 1, &valid)) != LG_OK ||
+        (st = rows_of(test, 0, nt, mc.size, 1, &tst)) != LG_OK)
+        goto done;
+    if (!samples || !labels) {
         st = lg_error(LG_ERR_NOMEM, "out of memory for %d samples and %d + %d images", n, nv, nt);
         goto done;
     }
     if (o->scales & (1u << SCALE_ZSCORE)) {
-        if (!(trn = rows_of(train, 0, ntrain, mc.size, 1))) {
-            st = lg_error(LG_ERR_NOMEM, "out of memory for %d training images", ntrain);
-            goto done;
-        }
+        if ((st = rows_of(train, 0, ntrain, mc.size, 1, &trn)) != LG_OK) goto done;
         st = zscore_stats(trn, ntrain, mc.dim, &mean, &istd);
         lg_free(trn);
         trn = NULL;
@@ -686,7 +697,7 @@ static int run_nn(const opts *o) {
         goto done;
     }
     if ((st = lg_cli_nn_embed_open(&e, mc.c, mc.size)) != LG_OK) goto done;
-    tr = rows_of(train, 0, ntrain, mc.size, 1);
+    if ((st = rows_of(train, 0, ntrain, mc.size, 1, &tr)) != LG_OK) goto done;
     q = lg_alloc_floats((size_t)n * mc.dim);
     labels = lg_alloc(sizeof(int) * (size_t)n);
     idx = lg_alloc(sizeof(int) * (size_t)n * k);
@@ -707,7 +718,7 @@ static int run_nn(const opts *o) {
     const int nt = test ? (n < test->n ? n : test->n) : 0;
     double test_mean = -1;
     if (nt) {
-        treal = rows_of(test, 0, nt, mc.size, 1);
+        if ((st = rows_of(test, 0, nt, mc.size, 1, &treal)) != LG_OK) goto done;
         tidx = lg_alloc(sizeof(int) * (size_t)nt);
         tdist = lg_alloc_floats((size_t)nt);
         st = treal && tidx && tdist ? nn_query(&e, feats, ntrain, treal, nt, 1, "test images",
@@ -765,8 +776,8 @@ static lg_status fit(lg_classifier *clf, const float *x, int n, gauss *g) {
 
 /* Features of a data set's first n images. */
 static lg_status fit_data(lg_classifier *clf, const lg_dataset *ds, int n, int size, gauss *g) {
-    float *x = rows_of(ds, 0, n, size, 0);
-    if (!x) return lg_error(LG_ERR_NOMEM, "out of memory for %d images", n);
+    float *x;
+    LG_TRY(rows_of(ds, 0, n, size, 0, &x));
     lg_status st = fit(clf, x, n, g);
     lg_free(x);
     return st;

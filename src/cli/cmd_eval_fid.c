@@ -184,9 +184,20 @@ static lg_status features_of_data(lg_inception *net, const opts *o, source *s, p
         if (!s->feats) st = lg_error(LG_ERR_NOMEM, "out of memory for %d features", n);
     }
     chunk_progress cp = {pg, n};
-    if (st == LG_OK)
-        st = lg_inception_features(net, ds->pixels, n, ds->c, ds->h, ds->w, o->resize, on_chunk,
-                                   &cp, s->feats);
+    /* CHUNK images at a time, so a streamed set is never whole in memory. */
+    const size_t img = lg_dataset_image_bytes(ds);
+    uint8_t *px = st == LG_OK ? malloc((size_t)CHUNK * img) : NULL;
+    if (st == LG_OK && !px) st = lg_error(LG_ERR_NOMEM, "out of memory");
+    for (int i0 = 0; st == LG_OK && i0 < n; i0 += CHUNK) {
+        const int cnt = n - i0 < CHUNK ? n - i0 : CHUNK;
+        pg->base = i0;
+        st = lg_dataset_images(ds, i0, cnt, px);
+        if (st == LG_OK)
+            st = lg_inception_features(net, px, cnt, ds->c, ds->h, ds->w, o->resize, on_chunk,
+                                       &cp, s->feats + (size_t)i0 * LG_INCEPTION_FEATURES);
+    }
+    free(px);
+    pg->base = 0;
     if (st == LG_OK) {
         s->n = n;
         snprintf(s->label, sizeof s->label, "%d images of %s", n, ds->source);

@@ -88,10 +88,9 @@ static lg_status load_input(const opts *o, float **img, int *c, int *size) {
         } else {
             *c = ds->c;
             *size = ds->h;
-            px = malloc((size_t)ds->c * ds->h * ds->w);
-            if (px) memcpy(px, ds->pixels + (size_t)o->index * ds->c * ds->h * ds->w,
-                           (size_t)ds->c * ds->h * ds->w);
-            st = px ? LG_OK : lg_error(LG_ERR_NOMEM, "out of memory");
+            px = malloc(lg_dataset_image_bytes(ds));
+            st = px ? lg_dataset_images(ds, (int)o->index, 1, px)
+                    : lg_error(LG_ERR_NOMEM, "out of memory");
         }
         lg_dataset_free(ds);
     } else {

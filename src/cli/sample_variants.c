@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "core/check.h"
 
 #define CMD "sample"
 #define MAX_ROWS 64
@@ -18,13 +19,18 @@ typedef struct {
 } start_set;
 
 /* Row i (centre S x S window) of ds as floats in [-1, 1]. */
-static void row_of(const lg_dataset *ds, int i, int S, float *dst) {
+static lg_status row_of(const lg_dataset *ds, int i, int S, float *dst) {
     const int oy = (ds->h - S) / 2, ox = (ds->w - S) / 2;
-    const uint8_t *src = ds->pixels + (size_t)i * ds->c * ds->h * ds->w;
-    for (int ch = 0; ch < ds->c; ch++)
+    uint8_t *buf = malloc(lg_dataset_image_bytes(ds));
+    LG_CHECK(buf, LG_ERR_NOMEM, "out of memory");
+    const uint8_t *src;
+    lg_status st = lg_dataset_image(ds, i, buf, &src);
+    for (int ch = 0; st == LG_OK && ch < ds->c; ch++)
         for (int y = 0; y < S; y++)
             for (int x = 0; x < S; x++)
                 *dst++ = src[((size_t)ch * ds->h + y + oy) * ds->w + x + ox] / 127.5f - 1.f;
+    free(buf);
+    return st;
 }
 
 static lg_status image_file(const char *path, const lg_model_desc *d, float *dst) {
@@ -100,7 +106,8 @@ static lg_status read_starts(const lg_sample_opts *o, const lg_model_desc *d,
                 st = lg_error(LG_ERR_ARG, "--from %ld: there are %d %s (indices 0 to %d)", idx,
                               count, what, count - 1);
             if (st != LG_OK) break;
-            row_of(ds, first + (int)idx, S, ss->x + (size_t)ss->n * img);
+            st = row_of(ds, first + (int)idx, S, ss->x + (size_t)ss->n * img);
+            if (st != LG_OK) break;
             label = ds->labels ? ds->labels[first + idx] : -1;
         } else {
             st = image_file(tok, d, ss->x + (size_t)ss->n * img);

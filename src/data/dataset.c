@@ -13,6 +13,7 @@ void lg_dataset_free(lg_dataset *ds) {
     free(ds->class_names);
     lg_free(ds->pixels);
     lg_free(ds->labels);
+    lg_stream_release(ds->stream);
     free(ds);
 }
 

@@ -5,6 +5,23 @@
 
 /* A data set of n images [c,h,w] with zeroed pixels and labels all -1. */
 lg_status lg_ds_alloc(lg_dataset **out, int n, int c, int h, int w, const char *source);
+/* Streamed data sets (src/data/stream.c). read(ctx, i, dst) decodes image
+ * i of the reader into dst ([c, h, w] bytes) and must be safe to call from
+ * several threads at once; close(ctx) frees ctx. */
+typedef struct {
+    lg_status (*read)(void *ctx, int i, uint8_t *dst);
+    void (*close)(void *ctx);
+} lg_stream_ops;
+/* A streamed data set of n images, labels all -1, reading through ops; it
+ * owns ctx from this call on (closing it when the call fails). */
+lg_status lg_ds_alloc_streamed(lg_dataset **out, int n, int c, int h, int w,
+                               const char *source, const lg_stream_ops *ops, void *ctx);
+/* A streamed data set of images first .. first+n-1 of ds on ds's reader,
+ * labels copied (class names are the caller's to set). */
+lg_status lg_ds_view(lg_dataset **out, const lg_dataset *ds, int first, int n,
+                     const char *source);
+void lg_stream_release(lg_stream *s); /* drops one data set's hold; the last closes */
+
 /* Copies nclasses names (names may be NULL for "0", "1", ...). */
 lg_status lg_ds_set_classes(lg_dataset *ds, int nclasses, const char *const *names);
 /* Ten class names, one per non-blank line of the text file at path
@@ -27,6 +44,8 @@ const char *lg_zip_path(const lg_zip *z);
 /* Entry i whole into *out (free with lg_free); refused when it declares
  * more than max bytes, or more than its compressed bytes can expand to. */
 lg_status lg_zip_read(lg_zip *z, int i, size_t max, unsigned char **out, size_t *len);
+/* The check lg_zip_read makes of entry i's declared sizes, without reading it. */
+lg_status lg_zip_check_size(lg_zip *z, int i, size_t max);
 
 /* .npy bytes (src/data/npy.c): images into a new data set, or labels onto
  * ds; name labels messages. */

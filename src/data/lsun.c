@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,8 +29,7 @@
 #define LSUN_MAX_IMAGE ((size_t)1 << 28) /* one encoded value */
 #define LSUN_MAX_CLASSES 64
 #define LSUN_DEFAULT_SIZE 64 /* the paper's LSUN models end at 64x64 */
-/* The decoded set lives in memory: refuse one larger than half of it. */
-#define LSUN_MEM_SHARE 2
+#define LSUN_DROP_EVERY 4096 /* entries indexed between handing the map's pages back */
 
 typedef struct {
     MDB_env *env;
@@ -113,34 +115,84 @@ static void key_text(const MDB_val *k, char *out, size_t cap) {
     out[o] = 0;
 }
 
-/* Decodes and fits every value of e into ds's images from index i0, label. */
-static lg_status env_read(lsun_env *e, lg_dataset *ds, int i0, size_t n, int label) {
+/* The streamed set: every environment stays open in its read transaction,
+ * and ptr/len index each value inside the maps (16 bytes an image), valid
+ * while the transaction lives. Reads go through the index without LMDB
+ * calls, so threads share it; the cursor (a key for a message) is one
+ * thread's at a time. */
+typedef struct {
+    lsun_env env[LSUN_MAX_CLASSES];
+    int nenv, c, size;
+    int start[LSUN_MAX_CLASSES + 1]; /* first image of each environment */
+    const unsigned char **ptr;
+    size_t *len;
+    pthread_mutex_t lock;
+} lsun_set;
+
+static void set_close(void *ctx) {
+    lsun_set *s = ctx;
+    for (int j = 0; j < s->nenv; j++) env_close(&s->env[j]);
+    free(s->ptr);
+    free(s->len);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+/* Releases the map's pages from this process's resident set: they stay in
+ * the page cache and fault back in when read, so reading a set of any size
+ * leaves the memory a process holds flat. */
+static void drop_pages(const void *p, size_t n) {
+    const uintptr_t ps = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)p & ~(ps - 1), b = ((uintptr_t)p + n + ps - 1) & ~(ps - 1);
+    if (n) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+/* The span of the map that the values seen so far lie in (LMDB does not
+ * say where its map is); the leaf pages walked lie among them. */
+typedef struct {
+    uintptr_t lo, hi;
+} span;
+
+static void span_add(span *sp, const void *p, size_t n) {
+    uintptr_t a = (uintptr_t)p;
+    if (!sp->hi || a < sp->lo) sp->lo = a;
+    if (a + n > sp->hi) sp->hi = a + n;
+}
+
+static void drop_span(const span *sp) {
+    if (sp->hi) drop_pages((const void *)sp->lo, sp->hi - sp->lo);
+}
+
+/* Indexes every value of e as images i0 .. i0+n-1 with label. */
+static lg_status env_index(lsun_env *e, lsun_set *s, lg_dataset *ds, int i0, size_t n,
+                           int label) {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(e->txn, e->dbi, &cur);
     LG_CHECK(rc == 0, LG_ERR_FORMAT, "%s: %s", e->path, mdb_strerror(rc));
-    size_t img = (size_t)ds->c * ds->h * ds->w, i = 0;
+    size_t i = 0;
     MDB_val k, v;
-    char name[1400], key[128];
+    char key[128];
     lg_status st = LG_OK;
+    span sp = {0, 0};
     while (st == LG_OK && (rc = mdb_cursor_get(cur, &k, &v, i ? MDB_NEXT : MDB_FIRST)) == 0) {
         key_text(&k, key, sizeof key);
-        snprintf(name, sizeof name, "%s: entry %s", e->path, key);
-        if (i >= n) {
-            st = lg_error(LG_ERR_FORMAT, "%s: more entries than its count %zu (corrupt?)", name, n);
-            break;
-        }
-        if (v.mv_size > LSUN_MAX_IMAGE) {
-            st = lg_error(LG_ERR_FORMAT, "%s: value of %zu bytes is too large for an image",
-                          name, v.mv_size);
-            break;
-        }
-        lg_image *im = NULL;
-        st = lg_image_decode(&im, v.mv_data, v.mv_size, name);
-        if (st == LG_OK)
-            st = lg_image_fit(im, ds->c, ds->h, ds->pixels + (size_t)(i0 + i) * img, name);
-        lg_image_free(im);
+        if (i >= n)
+            st = lg_error(LG_ERR_FORMAT, "%s: entry %s: more entries than its count %zu "
+                          "(corrupt?)", e->path, key, n);
+        else if (v.mv_size > LSUN_MAX_IMAGE)
+            st = lg_error(LG_ERR_FORMAT, "%s: entry %s: value of %zu bytes is too large for an "
+                          "image", e->path, key, v.mv_size);
+        else if (v.mv_size == 0)
+            st = lg_error(LG_ERR_FORMAT, "%s: entry %s: empty value, not an image", e->path, key);
+        if (st != LG_OK) break;
+        s->ptr[i0 + i] = v.mv_data;
+        s->len[i0 + i] = v.mv_size;
         ds->labels[i0 + i] = label;
-        i++;
+        /* The walk maps every leaf page: hand them back as it goes, so the
+         * peak stays flat too. */
+        span_add(&sp, k.mv_data, k.mv_size);
+        span_add(&sp, v.mv_data, v.mv_size);
+        if (++i % LSUN_DROP_EVERY == 0) drop_span(&sp);
     }
     mdb_cursor_close(cur);
     if (st != LG_OK) return st;
@@ -148,8 +200,45 @@ static lg_status env_read(lsun_env *e, lg_dataset *ds, int i0, size_t n, int lab
              mdb_strerror(rc));
     LG_CHECK(i == n, LG_ERR_FORMAT, "%s: %zu entries read, its count says %zu (corrupt?)",
              e->path, i, n);
+    drop_span(&sp);
     return LG_OK;
 }
+
+/* The key of entry j of e, for a message (a cursor walk: errors only). */
+static void entry_key(lsun_set *s, lsun_env *e, int j, char *key, size_t cap) {
+    snprintf(key, cap, "#%d", j);
+    pthread_mutex_lock(&s->lock);
+    MDB_cursor *cur;
+    if (mdb_cursor_open(e->txn, e->dbi, &cur) == 0) {
+        MDB_val k, v;
+        int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        for (int q = 0; rc == 0 && q < j; q++) rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        if (rc == 0) key_text(&k, key, cap);
+        mdb_cursor_close(cur);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+static lg_status set_read(void *ctx, int i, uint8_t *dst) {
+    lsun_set *s = ctx;
+    int j = 0;
+    while (j + 1 < s->nenv && i >= s->start[j + 1]) j++;
+    lg_image *im = NULL;
+    lg_status st = lg_image_decode(&im, s->ptr[i], s->len[i], "");
+    if (st == LG_OK) st = lg_image_fit(im, s->c, s->size, dst, "");
+    lg_image_free(im);
+    drop_pages(s->ptr[i], s->len[i]);
+    if (st == LG_OK) return LG_OK;
+    /* The decoder's message names no entry (decoding is the hot path); find its key now. */
+    char msg[1024], key[128];
+    snprintf(msg, sizeof msg, "%s", lg_errmsg());
+    const char *m = msg;
+    while (*m == ':' || *m == ' ') m++;
+    entry_key(s, &s->env[j], i - s->start[j], key, sizeof key);
+    return lg_error(st, "%s: entry %s: %s", s->env[j].path, key, m);
+}
+
+static const lg_stream_ops lsun_ops = {set_read, set_close};
 
 /* "bedroom_train_lmdb/" -> "bedroom_train". */
 static void class_name(const char *path, char *out, size_t cap) {
@@ -164,13 +253,37 @@ static void class_name(const char *path, char *out, size_t cap) {
     out[len] = 0;
 }
 
-static lg_status check_memory(const char *paths, size_t total, size_t img) {
-    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
-    double need = (double)total * img, have = pages > 0 && psize > 0 ? (double)pages * psize : 0;
-    LG_CHECK(have == 0 || need <= have / LSUN_MEM_SHARE, LG_ERR_NOMEM,
-             "lsun:%s: %zu images need %.1f GB decoded, more than half of this machine's %.1f "
-             "GB (use a smaller --size or fewer classes)",
-             paths, total, need / 1e9, have / 1e9);
+/* Opens, counts and names environment p as set s's next class. */
+static lg_status add_env(lsun_set *s, const char *p, const char *paths, char (*names)[128],
+                         size_t *count) {
+    LG_CHECK(s->nenv < LSUN_MAX_CLASSES, LG_ERR_ARG, "lsun:%s: more than %d environments",
+             paths, LSUN_MAX_CLASSES);
+    lsun_env *e = &s->env[s->nenv];
+    LG_TRY(env_open(e, p));
+    class_name(p, names[s->nenv], sizeof names[0]);
+    s->nenv++;
+    LG_TRY(env_count(e, count));
+    LG_CHECK(*count > 0, LG_ERR_FORMAT, "%s: the LMDB environment is empty", p);
+    return LG_OK;
+}
+
+/* Opens every environment of paths into s; *total images. */
+static lg_status open_envs(lsun_set *s, const char *paths, char (*names)[128],
+                           size_t *counts, size_t *total) {
+    char *dup = strdup(paths);
+    LG_CHECK(dup, LG_ERR_NOMEM, "out of memory");
+    lg_status st = LG_OK;
+    *total = 0;
+    for (char *save = NULL, *p = strtok_r(dup, ",", &save); p && st == LG_OK;
+         p = strtok_r(NULL, ",", &save)) {
+        st = add_env(s, p, paths, names, &counts[s->nenv]);
+        if (st == LG_OK) *total += counts[s->nenv - 1];
+    }
+    free(dup);
+    LG_TRY(st);
+    LG_CHECK(s->nenv > 0, LG_ERR_ARG, "lsun:%s: no environment named", paths);
+    LG_CHECK(*total <= 0x7fffffff, LG_ERR_ARG, "lsun:%s: %zu images is more than a data set "
+             "holds", paths, *total);
     return LG_OK;
 }
 
@@ -180,47 +293,42 @@ lg_status lg_dataset_load_lsun(lg_dataset **out, const char *paths, int c, int s
     if (size == 0) size = LSUN_DEFAULT_SIZE;
     LG_CHECK((c == 1 || c == 3) && size >= 1 && size <= 4096, LG_ERR_ARG,
              "lsun:%s: %d channels at size %d (want 1 or 3, size 1..4096)", paths, c, size);
-    char *dup = strdup(paths);
-    LG_CHECK(dup, LG_ERR_NOMEM, "out of memory");
-    lsun_env envs[LSUN_MAX_CLASSES];
-    size_t counts[LSUN_MAX_CLASSES], total = 0;
+    lsun_set *s = calloc(1, sizeof *s);
+    LG_CHECK(s, LG_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&s->lock, NULL);
+    s->c = c;
+    s->size = size;
     char names[LSUN_MAX_CLASSES][128];
-    const char *name_ptr[LSUN_MAX_CLASSES];
-    int k = 0;
-    lg_status st = LG_OK;
-    lg_dataset *ds = NULL;
-    for (char *save = NULL, *p = strtok_r(dup, ",", &save); p && st == LG_OK;
-         p = strtok_r(NULL, ",", &save)) {
-        if (k == LSUN_MAX_CLASSES) {
-            st = lg_error(LG_ERR_ARG, "lsun:%s: more than %d environments", paths,
-                          LSUN_MAX_CLASSES);
-            break;
-        }
-        st = env_open(&envs[k], p);
-        if (st != LG_OK) break;
-        class_name(p, names[k], sizeof names[k]);
-        name_ptr[k] = names[k];
-        k++;
-        st = env_count(&envs[k - 1], &counts[k - 1]);
-        if (st == LG_OK && counts[k - 1] == 0)
-            st = lg_error(LG_ERR_FORMAT, "%s: the LMDB environment is empty", p);
-        total += st == LG_OK ? counts[k - 1] : 0;
-    }
-    if (st == LG_OK && k == 0) st = lg_error(LG_ERR_ARG, "lsun:%s: no environment named", paths);
-    if (st == LG_OK && total > 0x7fffffff)
-        st = lg_error(LG_ERR_ARG, "lsun:%s: %zu images is more than a data set holds", paths,
-                      total);
-    if (st == LG_OK) st = check_memory(paths, total, (size_t)c * size * size);
+    size_t counts[LSUN_MAX_CLASSES], total = 0;
+    lg_status st = open_envs(s, paths, names, counts, &total);
     if (st == LG_OK) {
-        char src[512];
-        snprintf(src, sizeof src, "lsun:%s", paths);
-        st = lg_ds_alloc(&ds, (int)total, c, size, size, src);
+        s->ptr = malloc(total * sizeof *s->ptr);
+        s->len = malloc(total * sizeof *s->len);
+        if (!s->ptr || !s->len) st = lg_error(LG_ERR_NOMEM, "lsun:%s: out of memory for the "
+                                              "index of %zu images", paths, total);
     }
-    if (st == LG_OK) st = lg_ds_set_classes(ds, k, name_ptr);
-    for (int j = 0, i0 = 0; j < k && st == LG_OK; i0 += (int)counts[j], j++)
-        st = env_read(&envs[j], ds, i0, counts[j], j);
-    for (int j = 0; j < k; j++) env_close(&envs[j]);
-    free(dup);
+    if (st != LG_OK) {
+        set_close(s);
+        return st;
+    }
+    char src[512];
+    snprintf(src, sizeof src, "lsun:%s", paths);
+    const int nenv = s->nenv;
+    lg_dataset *ds;
+    LG_TRY(lg_ds_alloc_streamed(&ds, (int)total, c, size, size, src, &lsun_ops, s));
+    const char *name_ptr[LSUN_MAX_CLASSES];
+    for (int j = 0; j < nenv; j++) name_ptr[j] = names[j];
+    st = lg_ds_set_classes(ds, nenv, name_ptr);
+    for (int j = 0; j < nenv && st == LG_OK; j++) {
+        s->start[j + 1] = s->start[j] + (int)counts[j];
+        st = env_index(&s->env[j], s, ds, s->start[j], counts[j], j);
+    }
+    /* The first image decodes now, so a set whose values are not images fails on opening. */
+    uint8_t *one = st == LG_OK ? malloc(lg_dataset_image_bytes(ds)) : NULL;
+    const uint8_t *px;
+    if (st == LG_OK) st = one ? lg_dataset_image(ds, 0, one, &px)
+                              : lg_error(LG_ERR_NOMEM, "%s: out of memory", src);
+    free(one);
     if (st != LG_OK) {
         lg_dataset_free(ds);
         return st;

@@ -5,11 +5,14 @@
  * shape where both are (or neither is) is refused rather than guessed.
  * Labels are a 1-d integer array of N class indices 0..K-1, each used.
  * The header is parsed strictly (the three keys numpy writes, each once)
- * and the data must be exactly what the shape says. */
+ * and the data must be exactly what the shape says. A .npy file is
+ * streamed (each image read from the file when asked for); an .npz, whose
+ * entries may be deflated, is read into memory. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/check.h"
 #include "data/dataset.h"
@@ -174,8 +177,13 @@ static lg_status npy_parse(const unsigned char *b, size_t len, const char *name,
 
 /* ---- arrays to a data set ---------------------------------------------- */
 
-static lg_status images_to_ds(lg_dataset **out, const npy_array *a, const char *name,
-                              const char *source) {
+typedef struct {
+    int n, c, h, w;
+    lg_layout layout;
+} npy_shape;
+
+/* The image shape of a uint8 array, or a message naming what is wrong. */
+static lg_status image_shape(const npy_array *a, const char *name, npy_shape *out) {
     LG_CHECK(a->kind == 'u' && a->size == 1, LG_ERR_FORMAT,
              "%s: images have dtype '%s'; uint8 ('|u1') expected", name, a->descr);
     const int64_t *s = a->shape;
@@ -200,8 +208,16 @@ static lg_status images_to_ds(lg_dataset **out, const npy_array *a, const char *
     LG_CHECK(s[0] > 0 && h > 0 && w > 0 && h <= NPY_MAX_SIDE && w <= NPY_MAX_SIDE,
              LG_ERR_FORMAT, "%s: %lld images of %dx%d (need at least one, sides 1..%d)", name,
              (long long)s[0], h, w, NPY_MAX_SIDE);
-    return lg_dataset_from_memory(out, a->data, LG_DTYPE_U8, layout, (int)s[0], c, h, w, NULL,
-                                  0, source);
+    *out = (npy_shape){(int)s[0], c, h, w, layout};
+    return LG_OK;
+}
+
+static lg_status images_to_ds(lg_dataset **out, const npy_array *a, const char *name,
+                              const char *source) {
+    npy_shape sh = {0};
+    LG_TRY(image_shape(a, name, &sh));
+    return lg_dataset_from_memory(out, a->data, LG_DTYPE_U8, sh.layout, sh.n, sh.c, sh.h, sh.w,
+                                  NULL, 0, source);
 }
 
 /* Element i of an integer array, as a 64-bit value (0 when out of range). */
@@ -257,17 +273,86 @@ static lg_status read_npy(const char *path, unsigned char **buf, size_t *len) {
     return lg_read_file(path, NPY_MAX_BYTES + NPY_MAX_HEADER + 12, buf, len);
 }
 
+/* A streamed .npy: the file stays open and each image is read with pread
+ * (NHWC transposed to CHW) when asked for, so an array of any size costs
+ * no resident memory, and a file cut short under a run fails with a
+ * message rather than a fault in a mapping. */
+typedef struct {
+    int fd;
+    uint64_t offset; /* of the data */
+    npy_shape sh;
+    char path[4096];
+} npy_stream;
+
+static void npy_stream_close(void *ctx) {
+    npy_stream *s = ctx;
+    if (s->fd >= 0) close(s->fd);
+    free(s);
+}
+
+static lg_status npy_stream_read(void *ctx, int i, uint8_t *dst) {
+    const npy_stream *s = ctx;
+    const size_t hw = (size_t)s->sh.h * s->sh.w, img = hw * s->sh.c;
+    /* NCHW reads straight into dst; NHWC into a copy that is transposed. */
+    uint8_t *raw = s->sh.layout == LG_LAYOUT_NCHW ? dst : malloc(img);
+    LG_CHECK(raw, LG_ERR_NOMEM, "%s: out of memory", s->path);
+    size_t got = 0;
+    const off_t at = (off_t)(s->offset + (uint64_t)i * img);
+    while (got < img) {
+        ssize_t k = pread(s->fd, raw + got, img - got, at + (off_t)got);
+        if (k <= 0) break;
+        got += (size_t)k;
+    }
+    if (got < img) {
+        if (raw != dst) free(raw);
+        return lg_error(LG_ERR_IO, "%s: image %d: %zu of its %zu bytes could be read (the file "
+                        "changed after opening?)", s->path, i, got, img);
+    }
+    if (raw != dst) {
+        for (int ch = 0; ch < s->sh.c; ch++)
+            for (size_t p = 0; p < hw; p++) dst[ch * hw + p] = raw[p * s->sh.c + ch];
+        free(raw);
+    }
+    return LG_OK;
+}
+
+static const lg_stream_ops npy_ops = {npy_stream_read, npy_stream_close};
+
+/* The header is parsed from the first bytes (at most the largest header)
+ * against the file's size, so the data is never read whole. */
+static lg_status open_npy_stream(lg_dataset **out, const char *path, const char *source) {
+    npy_stream *s = calloc(1, sizeof *s);
+    LG_CHECK(s, LG_ERR_NOMEM, "%s: out of memory", path);
+    snprintf(s->path, sizeof s->path, "%s", path);
+    uint64_t size;
+    lg_status st = lg_open_regular(path, &s->fd, &size);
+    if (st != LG_OK) s->fd = -1;
+    const size_t cap = NPY_MAX_HEADER + 12, want = size < cap ? (size_t)size : cap;
+    unsigned char *head = st == LG_OK ? malloc(want ? want : 1) : NULL;
+    if (st == LG_OK && !head) st = lg_error(LG_ERR_NOMEM, "%s: out of memory", path);
+    if (st == LG_OK && pread(s->fd, head, want, 0) != (ssize_t)want)
+        st = lg_error(LG_ERR_IO, "%s: cannot read its header", path);
+    npy_array a;
+    if (st == LG_OK) st = npy_parse(head, (size_t)size, path, &a);
+    if (st == LG_OK) st = image_shape(&a, path, &s->sh);
+    if (st == LG_OK) s->offset = (uint64_t)(a.data - head);
+    free(head);
+    if (st != LG_OK) {
+        npy_stream_close(s);
+        return st;
+    }
+    return lg_ds_alloc_streamed(out, s->sh.n, s->sh.c, s->sh.h, s->sh.w, source, &npy_ops, s);
+}
+
 lg_status lg_dataset_load_npy(lg_dataset **out, const char *images, const char *labels) {
     LG_CHECK(out && images, LG_ERR_ARG, "lg_dataset_load_npy: NULL argument");
     *out = NULL;
     unsigned char *buf;
     size_t len;
-    LG_TRY(read_npy(images, &buf, &len));
     char source[256];
     snprintf(source, sizeof source, "npy:%s", images);
     lg_dataset *ds = NULL;
-    lg_status st = lg_npy_images(&ds, buf, len, images, source);
-    lg_free(buf);
+    lg_status st = open_npy_stream(&ds, images, source);
     if (st == LG_OK && labels) {
         st = read_npy(labels, &buf, &len);
         if (st == LG_OK) {

@@ -24,11 +24,16 @@ lg_status lg_dataset_split_tail(lg_dataset *ds, int nval, lg_dataset **val) {
     char src[sizeof ds->source + 64];
     snprintf(src, sizeof src, "%s (validation: last %d)", ds->source, nval);
     lg_dataset *v;
-    LG_TRY(lg_ds_alloc(&v, nval, ds->c, ds->h, ds->w, src));
     const int first = ds->n - nval;
-    const size_t img = (size_t)ds->c * ds->h * ds->w;
-    memcpy(v->pixels, ds->pixels + (size_t)first * img, (size_t)nval * img);
-    memcpy(v->labels, ds->labels + first, sizeof(int) * (size_t)nval);
+    if (ds->stream) {
+        /* A streamed set's split reads the same files: nothing is copied. */
+        LG_TRY(lg_ds_view(&v, ds, first, nval, src));
+    } else {
+        LG_TRY(lg_ds_alloc(&v, nval, ds->c, ds->h, ds->w, src));
+        const size_t img = (size_t)ds->c * ds->h * ds->w;
+        memcpy(v->pixels, ds->pixels + (size_t)first * img, (size_t)nval * img);
+        memcpy(v->labels, ds->labels + first, sizeof(int) * (size_t)nval);
+    }
     if (ds->nclasses) {
         lg_status st = lg_ds_set_classes(v, ds->nclasses, (const char *const *)ds->class_names);
         if (st != LG_OK) {

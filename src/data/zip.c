@@ -139,6 +139,12 @@ static lg_status entry_size(lg_zip *z, int i, size_t max, size_t *size) {
     return LG_OK;
 }
 
+lg_status lg_zip_check_size(lg_zip *z, int i, size_t max) {
+    LG_CHECK(z && i >= 0 && i < z->n, LG_ERR_ARG, "lg_zip_check_size: bad argument");
+    size_t size;
+    return entry_size(z, i, max, &size);
+}
+
 lg_status lg_zip_read(lg_zip *z, int i, size_t max, unsigned char **out, size_t *len) {
     LG_CHECK(z && out && len && i >= 0 && i < z->n, LG_ERR_ARG, "lg_zip_read: bad argument");
     *out = NULL;

@@ -2,7 +2,10 @@
  * JPEG) entries, taken in sorted name order as its loader does, and an
  * optional dataset.json {"labels": [["path", class], ...]} (or null). Each
  * image goes through lg_image_fit like a folder's (shorter side to size,
- * centre crop, c channels); size 0 keeps the first image's shorter side. */
+ * centre crop, c channels); size 0 keeps the first image's shorter side.
+ * The set is streamed: the archive's directory, labels and sizes are read
+ * on opening, each image when it is read. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,29 +128,57 @@ static lg_status decode_entry(lg_zip *z, const zs_entry *e, lg_image **im, char 
     return st;
 }
 
-static lg_status load_pixels(lg_zip *z, const zs_entry *v, int n, int c, int size,
-                             lg_dataset **ds) {
-    char name[4400], source[300];
-    snprintf(source, sizeof source, "zip:%s", lg_zip_path(z));
-    for (int i = 0; i < n; i++) {
-        lg_image *im;
-        LG_TRY(decode_entry(z, &v[i], &im, name, sizeof name));
-        if (!*ds) {
-            int s = size > 0 ? size : im->w < im->h ? im->w : im->h;
-            lg_status st = s <= ZIPSET_MAX_SIZE
-                               ? lg_ds_alloc(ds, n, c, s, s, source)
-                               : lg_error(LG_ERR_FORMAT, "%s: image size %d not in [1, %d]",
-                                          name, s, ZIPSET_MAX_SIZE);
-            if (st != LG_OK) {
-                lg_image_free(im);
-                return st;
-            }
-        }
-        size_t isz = (size_t)c * (*ds)->h * (*ds)->w;
-        lg_status st = lg_image_fit(im, c, (*ds)->h, (*ds)->pixels + (size_t)i * isz, name);
-        lg_image_free(im);
-        LG_TRY(st);
-    }
+/* The streamed set: the archive stays open and each image is inflated and
+ * decoded when read. libzip's archive is one thread's at a time, so the
+ * inflating holds the lock; decoding runs outside it. */
+typedef struct {
+    lg_zip *z;
+    zs_entry *v; /* [n] in sorted name order */
+    int n, c, size;
+    pthread_mutex_t lock;
+} zip_set;
+
+static void zip_set_close(void *ctx) {
+    zip_set *s = ctx;
+    lg_zip_close(s->z);
+    free(s->v);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+static lg_status zip_set_read(void *ctx, int i, uint8_t *dst) {
+    zip_set *s = ctx;
+    char name[4400];
+    snprintf(name, sizeof name, "%s: entry '%s'", lg_zip_path(s->z), s->v[i].name);
+    unsigned char *buf;
+    size_t len;
+    pthread_mutex_lock(&s->lock);
+    lg_status st = lg_zip_read(s->z, s->v[i].index, ZIPSET_MAX_IMAGE, &buf, &len);
+    pthread_mutex_unlock(&s->lock);
+    LG_TRY(st);
+    lg_image *im = NULL;
+    st = lg_image_decode(&im, buf, len, name);
+    lg_free(buf);
+    if (st == LG_OK) st = lg_image_fit(im, s->c, s->size, dst, name);
+    lg_image_free(im);
+    return st;
+}
+
+static const lg_stream_ops zip_ops = {zip_set_read, zip_set_close};
+
+/* Every image entry's declared sizes are checked now (a zip bomb is refused
+ * on opening), and the first image decoded: it fixes the size when size is
+ * 0, and a set whose images do not decode fails at once. */
+static lg_status first_size(lg_zip *z, const zs_entry *v, int n, int size, int *out) {
+    for (int i = 0; i < n; i++) LG_TRY(lg_zip_check_size(z, v[i].index, ZIPSET_MAX_IMAGE));
+    char name[4400];
+    lg_image *im;
+    LG_TRY(decode_entry(z, &v[0], &im, name, sizeof name));
+    int s = size > 0 ? size : im->w < im->h ? im->w : im->h;
+    lg_image_free(im);
+    LG_CHECK(s <= ZIPSET_MAX_SIZE, LG_ERR_FORMAT, "%s: image size %d not in [1, %d]", name, s,
+             ZIPSET_MAX_SIZE);
+    *out = s;
     return LG_OK;
 }
 
@@ -172,25 +203,33 @@ lg_status lg_dataset_load_zip(lg_dataset **out, const char *path, int c, int siz
     LG_CHECK(c == 1 || c == 3, LG_ERR_ARG, "%s: channels must be 1 or 3, got %d", path, c);
     LG_CHECK(size >= 0 && size <= ZIPSET_MAX_SIZE, LG_ERR_ARG,
              "%s: image size %d not in [0, %d]", path, size, ZIPSET_MAX_SIZE);
-    lg_zip *z;
-    LG_TRY(lg_zip_open(&z, path));
-    zs_entry *v = NULL;
-    int n = 0, json = -1, *lab = NULL;
-    lg_dataset *ds = NULL;
-    lg_status st = list_images(z, &v, &n, &json);
-    if (st == LG_OK && n == 0)
+    zip_set *s = calloc(1, sizeof *s);
+    LG_CHECK(s, LG_ERR_NOMEM, "%s: out of memory", path);
+    pthread_mutex_init(&s->lock, NULL);
+    s->c = c;
+    int json = -1, *lab = NULL;
+    lg_status st = lg_zip_open(&s->z, path);
+    if (st == LG_OK) st = list_images(s->z, &s->v, &s->n, &json);
+    if (st == LG_OK && s->n == 0)
         st = lg_error(LG_ERR_FORMAT, "%s: no images (*.png, *.jpg, *.jpeg) in the zip", path);
-    if (st == LG_OK && !(lab = malloc((size_t)n * sizeof *lab)))
+    if (st == LG_OK && !(lab = malloc((size_t)s->n * sizeof *lab)))
         st = lg_error(LG_ERR_NOMEM, "%s: out of memory", path);
     /* Labels first: a bad dataset.json fails before any image is decoded. */
-    if (st == LG_OK) st = read_labels(z, json, v, n, lab);
-    if (st == LG_OK) st = load_pixels(z, v, n, c, size, &ds);
+    if (st == LG_OK) st = read_labels(s->z, json, s->v, s->n, lab);
+    if (st == LG_OK) st = first_size(s->z, s->v, s->n, size, &s->size);
+    if (st != LG_OK) {
+        free(lab);
+        zip_set_close(s);
+        return st;
+    }
+    char source[300];
+    snprintf(source, sizeof source, "zip:%s", path);
+    lg_dataset *ds = NULL;
+    st = lg_ds_alloc_streamed(&ds, s->n, c, s->size, s->size, source, &zip_ops, s);
     if (st == LG_OK) st = set_labels(ds, lab, path);
     free(lab);
-    free(v);
-    lg_zip_close(z);
     if (st != LG_OK) {
-        lg_dataset_free(ds);
+        if (ds) lg_dataset_free(ds);
         return st;
     }
     *out = ds;

@@ -23,6 +23,7 @@ struct lg_classifier {
     float *dlogits; /* [max_batch, nclasses] */
     float *dfeat;   /* [max_batch, features] */
     int *labels;    /* [max_batch] */
+    uint8_t *px;    /* [c, h, w]: one image of a streamed data set */
     char source[256];
     double test_acc; /* < 0: not measured */
 };
@@ -78,6 +79,7 @@ void lg_classifier_free(lg_classifier *clf) {
     lg_free(clf->dlogits);
     lg_free(clf->dfeat);
     lg_free(clf->labels);
+    lg_free(clf->px);
     lg_free(clf);
 }
 
@@ -105,7 +107,8 @@ lg_status lg_classifier_new(lg_classifier **out, const char *arch, int c, int h,
     clf->dlogits = lg_alloc_floats((size_t)MAXB * nclasses);
     clf->dfeat = lg_alloc_floats((size_t)MAXB * NF);
     clf->labels = lg_alloc((size_t)MAXB * sizeof(int));
-    if (!clf->x || !clf->dlogits || !clf->dfeat || !clf->labels) {
+    clf->px = lg_alloc((size_t)c * h * w);
+    if (!clf->x || !clf->dlogits || !clf->dfeat || !clf->labels || !clf->px) {
         st = lg_error(LG_ERR_NOMEM, "classifier: out of memory");
         goto fail;
     }
@@ -294,8 +297,12 @@ lg_status lg_classifier_confusion(lg_classifier *clf, const lg_dataset *ds, long
     size_t img = (size_t)clf->c * clf->h * clf->w;
     for (int i0 = 0; i0 < ds->n; i0 += MAXB) {
         int rows = ds->n - i0 < MAXB ? ds->n - i0 : MAXB;
-        const uint8_t *px = ds->pixels + (size_t)i0 * img;
-        for (size_t j = 0; j < (size_t)rows * img; j++) clf->x[j] = px[j] * (1.f / 127.5f) - 1.f;
+        for (int i = 0; i < rows; i++) {
+            const uint8_t *px;
+            LG_TRY(lg_dataset_image(ds, i0 + i, clf->px, &px));
+            float *x = clf->x + (size_t)i * img;
+            for (size_t j = 0; j < img; j++) x[j] = px[j] * (1.f / 127.5f) - 1.f;
+        }
         LG_TRY(lg_classifier_predict(clf, clf->x, rows, clf->labels));
         for (int i = 0; i < rows; i++) counts[(size_t)ds->labels[i0 + i] * k + clf->labels[i]]++;
     }

@@ -621,9 +621,16 @@ static lg_status load_val(lg_trainer *t) {
     const size_t d = (size_t)v->c * s0 * s0;
     t->val_x = lg_alloc_floats((size_t)n * d);
     t->val_y = lg_alloc(sizeof(int) * (size_t)n);
-    LG_CHECK(t->val_x && t->val_y, LG_ERR_NOMEM, "validation: out of memory for %d images", n);
+    uint8_t *buf = malloc(lg_dataset_image_bytes(v));
+    LG_CHECK(t->val_x && t->val_y && buf, LG_ERR_NOMEM, "validation: out of memory for %d images",
+             n);
     for (int i = 0; i < n; i++) {
-        const uint8_t *src = v->pixels + (size_t)i * v->c * v->h * v->w;
+        const uint8_t *src;
+        lg_status st = lg_dataset_image(v, i, buf, &src);
+        if (st != LG_OK) {
+            free(buf);
+            return st;
+        }
         float *dst = t->val_x + (size_t)i * d;
         for (int ch = 0; ch < v->c; ch++)
             for (int y = 0; y < s0; y++)
@@ -631,6 +638,7 @@ static lg_status load_val(lg_trainer *t) {
                     *dst++ = src[((size_t)ch * v->h + y + oy) * v->w + x + ox] / 127.5f - 1.f;
         t->val_y[i] = v->labels ? v->labels[i] : -1;
     }
+    free(buf);
     t->val_n = n;
     return LG_OK;
 }

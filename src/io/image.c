@@ -217,6 +217,12 @@ lg_status lg_image_fit(const lg_image *im, int c, int size, uint8_t *dst, const 
     LG_CHECK(c == 1 || c == 3, LG_ERR_ARG, "%s: channels must be 1 or 3, got %d", path, c);
     LG_CHECK(size > 0 && im->w > 0 && im->h > 0, LG_ERR_ARG, "%s: cannot fit %dx%d into %d",
              path, im->w, im->h, size);
+    if (im->w == size && im->h == size && im->c == c) { /* nothing to resize or convert */
+        const size_t hw = (size_t)size * size;
+        for (int ch = 0; ch < c; ch++)
+            for (size_t i = 0; i < hw; i++) dst[ch * hw + i] = im->px[i * c + ch];
+        return LG_OK;
+    }
     /* Shorter side to size; the longer one in double first, since a thin
      * image can make it overflow an int. */
     double lw = im->w <= im->h ? size : fmax(size, round((double)im->w * size / im->h));
@@ -237,7 +243,9 @@ lg_status lg_image_fit(const lg_image *im, int c, int size, uint8_t *dst, const 
     if (st == LG_OK) {
         to_planes(im, c, in);
         int shrink = sw <= im->w && sh <= im->h, grow = sw >= im->w && sh >= im->h;
-        if (shrink)
+        if (sw == im->w && sh == im->h) /* already the size: only the crop (streamed sets' usual case) */
+            memcpy(out, in, sizeof(float) * in_n);
+        else if (shrink)
             st = lg_pyr_down(LG_PYR_AREA_BILINEAR, in, 1, c, im->h, im->w, out, sh, sw);
         else if (grow)
             st = lg_pyr_up(LG_PYR_AREA_BILINEAR, in, 1, c, im->h, im->w, out, sh, sw);

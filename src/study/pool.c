@@ -124,11 +124,12 @@ static lg_status add_image(lg_study_cfg *cfg, const uint8_t *chw, uint8_t *hwc,
 
 static lg_status pool_real(lg_study_cfg *cfg, const lg_dataset *ds, const char *spec) {
     lg_study_source *src = &cfg->src[0];
-    const int n = cfg->nclasses * src->per_class, img = cfg->c * cfg->size * cfg->size;
+    const int n = cfg->nclasses * src->per_class;
     int *order = malloc(sizeof(int) * (size_t)ds->n), *filled = calloc((size_t)cfg->nclasses, sizeof(int));
     uint8_t *hwc = malloc((size_t)cfg->display * cfg->display * cfg->c);
+    uint8_t *buf = malloc(lg_dataset_image_bytes(ds));
     src->img = calloc((size_t)n, sizeof *src->img);
-    lg_status st = order && filled && hwc && src->img ? LG_OK
+    lg_status st = order && filled && hwc && buf && src->img ? LG_OK
                                                       : lg_error(LG_ERR_NOMEM, "out of memory");
     if (st == LG_OK) {
         lg_rng r;
@@ -141,13 +142,16 @@ static lg_status pool_real(lg_study_cfg *cfg, const lg_dataset *ds, const char *
         if (cls < 0 || cls >= cfg->nclasses || filled[cls] == src->per_class) continue;
         lg_study_image *im = &src->img[cls * src->per_class + filled[cls]++];
         snprintf(im->ref, sizeof im->ref, "%s#%d", spec, k);
-        st = add_image(cfg, ds->pixels + (size_t)k * img, hwc, im);
+        const uint8_t *px;
+        st = lg_dataset_image(ds, k, buf, &px);
+        if (st == LG_OK) st = add_image(cfg, px, hwc, im);
     }
     for (int c = 0; c < cfg->nclasses && st == LG_OK; c++)
         if (filled[c] < src->per_class)
             st = lg_error(LG_ERR_ARG, "%s has %d images of class %d, fewer than --pool %d", spec,
                           filled[c], c, src->per_class);
     free(order);
+    free(buf);
     free(filled);
     free(hwc);
     return st;

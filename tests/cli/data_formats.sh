@@ -74,8 +74,10 @@ if command -v mdb_load >/dev/null; then
   head -c 65536 /dev/urandom >"$b/garbage_lmdb/data.mdb"
   check "loads lsun:good_lmdb" "$bin" pyramid "lsun:$d/good_lmdb" --index 4 --levels 2 -o "$tmp/p.png"
   check "loads lsun: two environments" "$bin" pyramid "lsun:$d/good_lmdb,$d/good_lmdb" --index 20 --levels 2 -o "$tmp/p.png"
+  # Streamed: image 0 decodes on opening, image 1 (img0042) only when it is read.
+  check "lsun opens with a bad later value" "$bin" pyramid "lsun:$b/notimage_lmdb" --index 0 --levels 2 -o "$tmp/p.png"
   expect_fail "lsun value not an image" 1 "notimage_lmdb: entry img0042: not a PNG, JPEG or WebP image" \
-    "$bin" pyramid "lsun:$b/notimage_lmdb" -o "$tmp/p.png"
+    "$bin" pyramid "lsun:$b/notimage_lmdb" --index 1 -o "$tmp/p.png"
   expect_fail "lsun truncated" 1 "trunc_lmdb/data.mdb: truncated LMDB file" \
     "$bin" pyramid "lsun:$b/trunc_lmdb" -o "$tmp/p.png"
   expect_fail "lsun not LMDB" 1 "garbage_lmdb: not a readable LMDB environment" \
