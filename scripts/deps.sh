@@ -13,7 +13,7 @@ case "${1:-build}" in
   build) ;;
   test)  want+=(valgrind chromium chromium-driver python3-venv
                clang libclang-rt-14-dev libomp-14-dev        # clang: fuzz harnesses
-               libopenmpi-dev openmpi-bin                    # make MPI=1, tests/cli/mpi.sh
+               libopenmpi-dev openmpi-bin iproute2           # make MPI=1, tests/cli/mpi.sh, mpi_netns.sh (ip netns)
                python3                                       # outputs.sh, bounds.sh: test PNGs (zlib)
                                                              # optim.sh, model_file.sh: idx data, JSON
                                                              # reproduce_cifar10.sh: the results page

@@ -102,7 +102,8 @@ static void test_rounding(void) {
 
 static void check_dnnl(lg_conv_desc d) {
     const size_t nx = (size_t)d.n * d.ci * d.hi * d.wi, ny = (size_t)d.n * d.co * d.ho * d.wo;
-    const size_t nw = (size_t)d.co * d.ci * d.kh * d.kw;
+    const int ng = lg_conv_groups(&d);
+    const size_t nw = (size_t)d.co * (d.ci / ng) * d.kh * d.kw;
     const size_t big = nx > ny ? (nx > nw ? nx : nw) : (ny > nw ? ny : nw);
     float *x = lg_alloc_floats(nx), *w = lg_alloc_floats(nw), *b = lg_alloc_floats(d.co);
     float *dy = lg_alloc_floats(ny), *xr = lg_alloc_floats(nx), *wr = lg_alloc_floats(nw);
@@ -118,13 +119,13 @@ static void check_dnnl(lg_conv_desc d) {
     round_all(x, xr, nx), round_all(w, wr, nw), round_all(dy, dyr, ny);
     double rel, q;
 
-    /* forward: K = ci kh kw products plus the bias */
+    /* forward: K = (ci / groups) kh kw products plus the bias */
     CHECK_OK(lg_dnnl_conv_fwd_p(&d, 1, x, w, b, got));
     ref->conv_fwd(&d, xr, wr, b, want, NULL);
     float *ax = lg_alloc_floats(nx), *aw = lg_alloc_floats(nw), *ady = lg_alloc_floats(ny);
     abs_all(xr, ax, nx), abs_all(wr, aw, nw), abs_all(dyr, ady, ny), abs_all(b, mb, d.co);
     ref->conv_fwd(&d, ax, aw, mb, mag, NULL);
-    double g = gamma_of((double)d.ci * d.kh * d.kw + 1);
+    double g = gamma_of((double)(d.ci / ng) * d.kh * d.kw + 1);
     for (size_t i = 0; i < ny; i++) bound[i] = g * mag[i];
     q = ratio(got, want, bound, ny, &rel);
     CHECK_MSG(q <= 1, "fwd error %.3g of its bound", q);
@@ -134,11 +135,11 @@ static void check_dnnl(lg_conv_desc d) {
     ratio(got, want, bound, ny, &rel);
     CHECK_MSG(rel > 1e-4, "fwd differs from fp32 by only %.3g: bf16 did not run", rel);
 
-    /* backward-data: K = co kh kw */
+    /* backward-data: K = (co / groups) kh kw */
     CHECK_OK(lg_dnnl_conv_bwd_data_p(&d, 1, dy, w, got));
     ref->conv_bwd_data(&d, dyr, wr, want, NULL);
     ref->conv_bwd_data(&d, ady, aw, mag, NULL);
-    g = gamma_of((double)d.co * d.kh * d.kw);
+    g = gamma_of((double)(d.co / ng) * d.kh * d.kw);
     for (size_t i = 0; i < nx; i++) bound[i] = g * mag[i];
     q = ratio(got, want, bound, nx, &rel);
     CHECK_MSG(q <= 1, "bwd_data error %.3g of its bound", q);
@@ -184,6 +185,12 @@ static void test_dnnl_bf16(void) {
     check_dnnl(conv(2, 32, 12, 16, 5, 1, 2)); /* the 5x5 layers' kind */
     check_dnnl(conv(2, 16, 11, 8, 3, 2, 1));  /* strided, 3x3 */
     check_dnnl(conv(4, 3, 8, 64, 5, 1, 0));   /* a 3-channel input, no padding */
+    lg_conv_desc grouped = conv(2, 48, 10, 64, 5, 1, 0); /* the lsun64 D's 5x5 kind */
+    grouped.groups = 4;
+    check_dnnl(grouped);
+    grouped = conv(2, 32, 9, 16, 3, 1, 1);
+    grouped.groups = 16;
+    check_dnnl(grouped);
 }
 
 /* ---- Winograd bf16 against its derived bound ------------------------------ */

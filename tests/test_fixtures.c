@@ -48,6 +48,7 @@ static int parse_layers(const char *text, lg_layer_spec *specs) {
             else if (!strcmp(tok, "k")) s->k = (int)v;
             else if (!strcmp(tok, "stride")) s->stride = (int)v;
             else if (!strcmp(tok, "pad")) s->pad = (int)v;
+            else if (!strcmp(tok, "groups")) s->groups = (int)v;
             else if (!strcmp(tok, "c")) s->c = (int)v;
             else if (!strcmp(tok, "h")) s->h = (int)v;
             else if (!strcmp(tok, "w")) s->w = (int)v;
@@ -170,8 +171,8 @@ static void test_linear(void) {
 }
 
 static void test_conv2d(void) {
-    static const char *const f[] = {"conv5x5_pad2", "conv3x3_s2", "conv7x7_pad3"};
-    run_net_fixtures(f, 3);
+    static const char *const f[] = {"conv5x5_pad2", "conv3x3_s2", "conv7x7_pad3", "conv5x5_g4"};
+    run_net_fixtures(f, 4);
 }
 
 static void test_activations(void) {
@@ -187,13 +188,13 @@ static void test_batchnorm(void) {
 
 static void test_shape_layers(void) {
     static const char *const f[] = {"flatten", "reshape", "upsample_nearest",
-                                    "upsample_bilinear"};
-    run_net_fixtures(f, 4);
+                                    "upsample_bilinear", "feature_l2pool"};
+    run_net_fixtures(f, 5);
 }
 
 static void test_composite_nets(void) {
-    static const char *const f[] = {"generator", "mlp_bn"};
-    run_net_fixtures(f, 2);
+    static const char *const f[] = {"generator", "mlp_bn", "lsun_block"};
+    run_net_fixtures(f, 3);
 }
 
 /* "sgd lr=0.02 momentum=0.5" / "adam lr=0.0002 beta1=0.5". */

@@ -36,8 +36,9 @@ static void load_batch(const lg_dataset *ds, float *x, int *y, int b) {
 }
 
 static void test_presets_validate_and_round_trip(void) {
-    const char *names[] = {"fashion", "cifar10", "stl10", "lsun64", "gan-fashion", "tiny"};
-    for (int i = 0; i < 6; i++) {
+    const char *names[] = {"fashion", "cifar10", "stl10", "lsun64", "gan-fashion", "tiny",
+                           "lsun64-plain"};
+    for (int i = 0; i < 7; i++) {
         for (int variant = 0; variant < 3; variant++) {
             lg_model_desc m, back;
             CHECK_OK(lg_preset(names[i], &m));
@@ -81,6 +82,20 @@ static void test_bad_descriptions_are_refused(void) {
     CHECK(strstr(lg_errmsg(), "bad.json"));
     CHECK_ERR(lg_model_desc_from_json(&back, "{\"format\":\"lapgan-model-9\"}", "v9.json"),
               LG_ERR_FORMAT);
+    /* the authors' LSUN layout: its depths, its groups' divisors, 13x13 */
+    CHECK_OK(lg_preset("lsun64", &m));
+    CHECK(m.level[0].arch == LG_ARCH_LSUN_LARGE && m.level[3].arch == LG_ARCH_PLAIN);
+    m.level[3].arch = LG_ARCH_LSUN_LARGE;
+    CHECK_ERR(lg_model_desc_validate(&m), LG_ERR_ARG);
+    CHECK_MSG(strstr(lg_errmsg(), "level 3: arch lsun_large needs at least 13x13"), "%s", lg_errmsg());
+    CHECK_OK(lg_preset("lsun64", &m));
+    m.level[1].g_nw = 3;
+    CHECK_ERR(lg_model_desc_validate(&m), LG_ERR_ARG);
+    CHECK(strstr(lg_errmsg(), "4 G and 3 D widths, got 3 and 3"));
+    CHECK_OK(lg_preset("lsun64", &m));
+    m.level[0].d_width[1] = 440; /* not a multiple of 16 */
+    CHECK_ERR(lg_model_desc_validate(&m), LG_ERR_ARG);
+    CHECK(strstr(lg_errmsg(), "groups need"));
     lg_level *lv;
     CHECK_OK(lg_preset("tiny", &m));
     CHECK_ERR(lg_level_new(&lv, &m, 3, 16, 1, LG_BACKEND_CPU), LG_ERR_ARG);

@@ -81,7 +81,7 @@ static void test_presets_round_trip(void) {
         CHECK_OK(lg_preset(tok, &m));
         char *j = to_json(&m);
         if (!j) continue;
-        CHECK(strstr(j, "\"format\":\"lapgan-model-4\"") != NULL);
+        CHECK(strstr(j, "\"format\":\"lapgan-model-5\"") != NULL);
         CHECK_OK(lg_model_desc_from_json(&back, j, tok));
         CHECK_MSG(same_desc(&m, &back), "preset %s", tok);
         free(j);
@@ -148,8 +148,10 @@ static void test_bad_values(void) {
     REFUSED("\"noise\":[-1.0,1.0]", "\"noise\":[-1.0]", "'noise'", "[lo, hi]");
     REFUSED("\"name\":\"tiny\"", "\"name\":\"a-name-longer-than-thirty-one-chars\"", "'name'",
             "1 to 31 characters");
-    REFUSED("\"format\":\"lapgan-model-4\"", "\"format\":\"lapgan-model-5\"", "lapgan-model-5",
-            "lapgan-model-1 to lapgan-model-4");
+    REFUSED("\"format\":\"lapgan-model-5\"", "\"format\":\"lapgan-model-6\"", "lapgan-model-6",
+            "lapgan-model-1 to lapgan-model-5");
+    REFUSED("\"arch\":\"plain\"", "\"arch\":\"large\"", "'levels[0].arch'",
+            "one of: plain, lsun_large");
     REFUSED("\"flip\":0", "\"flip\":2", "'flip'", "an integer in [0, 1]");
     REFUSED("\"d_init_scale\":1.0", "\"d_init_scale\":0.0", "'d_init_scale'", "(0, 100]");
     /* The table's ranges, then how values fit together (validate). */
@@ -161,17 +163,22 @@ static void test_bad_keys(void) {
             "known: size, fc");
     REFUSED("\"kind\":\"sgd\"", "\"kind\":\"sgd\",\"Kind\":\"adam\"", "'optim.Kind'");
     REFUSED("\"crop\":0", "\"crop\":0,\"crops\":0", "'crops'", "format, optim, levels, name");
-    REFUSED("\"crop\":0,", "", "'crop' is missing", "lapgan-model-4");
+    REFUSED("\"crop\":0,", "", "'crop' is missing", "lapgan-model-5");
+    REFUSED(",\"arch\":\"plain\"", "", "'levels[0].arch' is missing");
     REFUSED("\"flip\":0,", "", "'flip' is missing");
     REFUSED(",\"d_init_scale\":1.0", "", "'d_init_scale' is missing");
     REFUSED(",\"momentum_style\":\"torch7\"", "", "'optim.momentum_style' is missing");
     REFUSED("\"crop\":0", "\"crop\":0,\"crop\":28", "duplicate");
     /* A format 2 file has no d_init_scale, a format 1 file no momentum_style
      * either (they mean 1 and pytorch there). */
-    char *j = edited("\"format\":\"lapgan-model-4\"", "\"format\":\"lapgan-model-3\"");
+    char *j = edited("\"format\":\"lapgan-model-5\"", "\"format\":\"lapgan-model-3\"");
     lg_model_desc m;
     CHECK_ERR(lg_model_desc_from_json(&m, j ? j : "", "v3.json"), LG_ERR_FORMAT);
     CHECK(strstr(lg_errmsg(), "unknown model key 'flip' in format lapgan-model-3"));
+    free(j);
+    j = edited("\"format\":\"lapgan-model-5\"", "\"format\":\"lapgan-model-4\"");
+    CHECK_ERR(lg_model_desc_from_json(&m, j ? j : "", "v4.json"), LG_ERR_FORMAT);
+    CHECK(strstr(lg_errmsg(), "unknown model key 'levels[0].arch' in format lapgan-model-4"));
     free(j);
 }
 

@@ -207,6 +207,66 @@ static void test_grad_conv2d(void) {
     check_case(&(grad_case){"conv k5 s2 p2 8x9", k5s2p2, 1, 2, 8, 9, 2, 1, 0});
     check_case(&(grad_case){"conv k3 s1 p1 5x4 no bias", k3p1, 1, 2, 5, 4, 3, 1, 0});
     check_case(&(grad_case){"conv k5 s1 p0 7x6", k5p0, 1, 1, 7, 6, 2, 1, 0});
+    /* grouped: two blocks of 2 -> 3 maps; one map per group, strided */
+    lg_layer_spec g2[] = {{.kind = LG_LAYER_CONV2D, .out = 6, .k = 3, .pad = 1, .groups = 2}};
+    lg_layer_spec g4[] = {{.kind = LG_LAYER_CONV2D, .out = 8, .k = 3, .stride = 2, .groups = 4}};
+    check_case(&(grad_case){"conv k3 p1 groups 2", g2, 1, 4, 5, 6, 2, 1, 0});
+    check_case(&(grad_case){"conv k3 s2 groups 4", g4, 1, 4, 7, 7, 2, 1, 0});
+}
+
+/* Grouped weights are [co, ci / groups, k, k]: group g's outputs read only
+ * its inputs. Input channels of the other group changed, outputs of this
+ * group stay bit-identical. */
+static void test_conv_groups_isolated(void) {
+    lg_layer_spec s[] = {{.kind = LG_LAYER_CONV2D, .out = 4, .k = 3, .pad = 1, .groups = 2}};
+    for (int be = 0; be < 2; be++) {
+        lg_net *net = make_net(s, 1, 6, 5, 5, 2, be ? LG_BACKEND_CPU : LG_BACKEND_REF);
+        if (!net) return;
+        lg_net_tensor_info ti;
+        CHECK_OK(lg_net_tensor_info_at(net, 0, &ti));
+        CHECK(ti.ndim == 4 && ti.shape[0] == 4 && ti.shape[1] == 3 && ti.numel == 4 * 3 * 9);
+        size_t np;
+        lg_net_params(net, &np);
+        CHECK(np == 4 * 3 * 9 + 4);
+        float x[2 * 6 * 25], y0[2 * 4 * 25];
+        fill(x, 2 * 6 * 25, 41, -1, 1);
+        const float *y;
+        CHECK_OK(lg_net_forward(net, x, 2, 0, &y));
+        memcpy(y0, y, sizeof y0);
+        for (int n = 0; n < 2; n++)
+            for (int i = 0; i < 75; i++) x[n * 150 + 75 + i] += 1.0f; /* group 1's inputs */
+        CHECK_OK(lg_net_forward(net, x, 2, 0, &y));
+        int same0 = 1, diff1 = 0;
+        for (int n = 0; n < 2; n++)
+            for (int i = 0; i < 50; i++) {
+                same0 &= y[n * 100 + i] == y0[n * 100 + i];
+                diff1 |= y[n * 100 + 50 + i] != y0[n * 100 + 50 + i];
+            }
+        CHECK_MSG(same0 && diff1, "%s: group 0 same %d, group 1 changed %d", be ? "cpu" : "ref",
+                  same0, diff1);
+        lg_net_free(net);
+    }
+}
+
+/* L2 pooling across maps: sqrt(3^2 + 4^2) = 5; an all-zero pair gives 0
+ * and a zero (not NaN) gradient. */
+static void test_featpool_values(void) {
+    lg_layer_spec s[] = {{.kind = LG_LAYER_FEATURE_L2POOL, .k = 2}};
+    lg_net *net = make_net(s, 1, 4, 1, 1, 1, LG_BACKEND_CPU);
+    if (!net) return;
+    int c, h, w;
+    lg_net_out_shape(net, &c, &h, &w);
+    CHECK(c == 2 && h == 1 && w == 1);
+    const float x[4] = {3, -4, 0, 0}, dy[2] = {10, 1};
+    float dx[4];
+    const float *y;
+    CHECK_OK(lg_net_forward(net, x, 1, 1, &y));
+    CHECK(y[0] == 5.0f && y[1] == 0.0f);
+    CHECK_OK(lg_net_backward(net, dy, dx, 1));
+    CHECK_NEAR(dx[0], 6.0, 1e-6);
+    CHECK_NEAR(dx[1], -8.0, 1e-6);
+    CHECK(dx[2] == 0 && dx[3] == 0);
+    lg_net_free(net);
 }
 
 static void test_grad_activations(void) {
@@ -270,6 +330,12 @@ static void test_grad_dropout_shape_upsample(void) {
     lg_layer_spec near[] = {{.kind = LG_LAYER_UPSAMPLE_NEAREST}};
     lg_layer_spec bil[] = {{.kind = LG_LAYER_UPSAMPLE_BILINEAR}};
     check_case(&(grad_case){"dropout 0.4", drop, 1, 4, 3, 3, 2, 1, 0});
+    lg_layer_spec sdrop[] = {{.kind = LG_LAYER_DROPOUT, .p = 0.4f, .spatial = 1}};
+    check_case(&(grad_case){"spatial dropout 0.4", sdrop, 1, 5, 3, 3, 2, 1, 0});
+    lg_layer_spec pool2[] = {{.kind = LG_LAYER_FEATURE_L2POOL, .k = 2}};
+    lg_layer_spec pool3[] = {{.kind = LG_LAYER_FEATURE_L2POOL, .k = 3}};
+    check_case(&(grad_case){"feature l2 pool 2", pool2, 1, 4, 3, 2, 2, 1, 1});
+    check_case(&(grad_case){"feature l2 pool 3", pool3, 1, 6, 2, 3, 2, 1, 1});
     check_case(&(grad_case){"flatten", flat, 1, 2, 3, 3, 2, 1, 0});
     check_case(&(grad_case){"reshape", resh, 1, 2, 3, 4, 2, 1, 0});
     check_case(&(grad_case){"upsample nearest", near, 1, 2, 3, 4, 2, 1, 0});
@@ -415,6 +481,34 @@ done:
     lg_net_free(net0);
 }
 
+/* Spatial dropout keeps or drops whole maps: every plane is all zero or all
+ * scaled, half of them dropped at p = 0.5; rows draw independently. */
+static void test_spatial_dropout_mask(void) {
+    const int ch = 4000, plane = 6;
+    lg_layer_spec s[] = {{.kind = LG_LAYER_DROPOUT, .p = 0.5f, .spatial = 1}};
+    lg_net *net = make_net(s, 1, ch, 2, 3, 2, LG_BACKEND_CPU);
+    float *x = lg_alloc_floats(2 * (size_t)ch * plane);
+    if (!net || !x) goto done;
+    fill(x, 2 * (size_t)ch * plane, 7, 0.5f, 1.5f);
+    const float *y;
+    CHECK_OK(lg_net_forward(net, x, 2, 1, &y));
+    int whole = 1, dropped = 0, rows_differ = 0;
+    for (int r = 0; r < 2; r++)
+        for (int c = 0; c < ch; c++) {
+            const size_t o = ((size_t)r * ch + c) * plane;
+            const int z = y[o] == 0;
+            dropped += z && r == 0;
+            if (r == 1) rows_differ |= z != (y[(size_t)c * plane] == 0);
+            for (int q = 0; q < plane; q++) whole &= z ? y[o + q] == 0 : y[o + q] == 2 * x[o + q];
+        }
+    CHECK(whole);
+    CHECK_NEAR((double)dropped / ch, 0.5, 0.03);
+    CHECK(rows_differ);
+done:
+    lg_free(x);
+    lg_net_free(net);
+}
+
 static void test_upsample_values(void) {
     lg_layer_spec bil[] = {{.kind = LG_LAYER_UPSAMPLE_BILINEAR}};
     lg_layer_spec near[] = {{.kind = LG_LAYER_UPSAMPLE_NEAREST}};
@@ -502,15 +596,15 @@ done:
 /* The im2col kernels directly (the CPU table may route convs elsewhere), on a
  * batch one image longer than a chunk: both the multi-image and the
  * single-image GEMM paths run. */
-static void test_im2col_chunks(void) {
+static void im2col_case(int groups) {
     lg_conv_desc d = {.n = 1, .ci = 8, .hi = 28, .wi = 28, .co = 8, .kh = 5, .kw = 5,
-                      .stride = 1, .pad = 2, .ho = 28, .wo = 28};
+                      .stride = 1, .pad = 2, .ho = 28, .wo = 28, .groups = groups};
     d.n = 1 << 20;
     const int chunk = lg_cpu_im2col_chunk(&d);
     CHECK(chunk > 1 && chunk < 100);
     d.n = chunk + 1;
     const lg_backend *ref = lg_backend_get(LG_BACKEND_REF);
-    size_t nx = (size_t)d.n * 8 * 28 * 28, nw = 8 * 8 * 25, ny = nx;
+    size_t nx = (size_t)d.n * 8 * 28 * 28, nw = 8 * 8 / groups * 25, ny = nx;
     float *x = lg_alloc_floats(nx), *w = lg_alloc_floats(nw), *b = lg_alloc_floats(8);
     float *y1 = lg_alloc_floats(ny), *y2 = lg_alloc_floats(ny), *dx1 = lg_alloc_floats(nx);
     float *dx2 = lg_alloc_floats(nx), *dw1 = lg_alloc_floats(nw + 8), *dw2 = lg_alloc_floats(nw + 8);
@@ -531,6 +625,11 @@ static void test_im2col_chunks(void) {
 done:
     lg_free(x), lg_free(w), lg_free(b), lg_free(y1), lg_free(y2);
     lg_free(dx1), lg_free(dx2), lg_free(dw1), lg_free(dw2), lg_free(ws);
+}
+
+static void test_im2col_chunks(void) {
+    im2col_case(1);
+    im2col_case(4); /* one GEMM per group on its blocks of rows */
 }
 
 /* ---- networks: naming, flags, determinism -------------------------------- */
@@ -869,6 +968,16 @@ static void test_bad_input(void) {
     lg_layer_spec lin0[] = {{.kind = LG_LAYER_FLATTEN}, {.kind = LG_LAYER_LINEAR, .out = 0}};
     CHECK_ERR(lg_net_new(&net, lin0, 2, &cfg), LG_ERR_ARG);
     CHECK(strstr(lg_errmsg(), "layer 1 (linear)") != NULL);
+    lg_layer_spec grp[] = {{.kind = LG_LAYER_CONV2D, .out = 4, .k = 3, .groups = 3}};
+    lg_net_cfg c6 = cfg;
+    c6.c = 6;
+    CHECK_ERR(lg_net_new(&net, grp, 1, &c6), LG_ERR_SHAPE);
+    CHECK_MSG(strstr(lg_errmsg(), "layer 0 (conv2d): 3 groups do not divide 6 input and 4 output"),
+              "%s", lg_errmsg());
+    lg_layer_spec pool[] = {{.kind = LG_LAYER_FEATURE_L2POOL, .k = 4}};
+    CHECK_ERR(lg_net_new(&net, pool, 1, &c6), LG_ERR_SHAPE);
+    CHECK_MSG(strstr(lg_errmsg(), "layer 0 (feature_l2pool): pool width 4 does not divide 6 maps"),
+              "%s", lg_errmsg());
     lg_layer_spec kind[] = {{.kind = (lg_layer_kind)99}};
     CHECK_ERR(lg_net_new(&net, kind, 1, &cfg), LG_ERR_ARG);
     lg_layer_spec drop[] = {{.kind = LG_LAYER_DROPOUT, .p = 1.5f}};
@@ -918,6 +1027,9 @@ static void test_bad_input(void) {
 int main(void) {
     RUN(test_grad_linear);
     RUN(test_grad_conv2d);
+    RUN(test_conv_groups_isolated);
+    RUN(test_featpool_values);
+    RUN(test_spatial_dropout_mask);
     RUN(test_grad_activations);
     RUN(test_grad_activations_in_place);
     RUN(test_grad_batchnorm);

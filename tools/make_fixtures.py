@@ -87,6 +87,19 @@ class Reshape(nn.Module):
         return x.reshape(x.shape[0], *self.shape)
 
 
+class FeatureL2Pool(nn.Module):
+    """Torch7's FeatureLPPooling(k, k, 2): every k consecutive maps -> the
+    root of their sum of squares."""
+
+    def __init__(self, k):
+        super().__init__()
+        self.k = k
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        return x.reshape(n, c // self.k, self.k, h, w).pow(2).sum(2).sqrt()
+
+
 def parse_layer(text, shape):
     """One lapgan layer spec -> (torch module, output shape of one sample)."""
     kind, *kv = text.split()
@@ -97,7 +110,8 @@ def parse_layer(text, shape):
         return FlatLinear(c * h * w, out, bias=not o.get("no_bias")), (out, 1, 1)
     if kind == "conv2d":
         k, s, p = int(o["k"]), int(o.get("stride", 1)), int(o.get("pad", 0))
-        m = nn.Conv2d(c, int(o["out"]), k, stride=s, padding=p, bias=not o.get("no_bias"))
+        m = nn.Conv2d(c, int(o["out"]), k, stride=s, padding=p, groups=int(o.get("groups", 1)),
+                      bias=not o.get("no_bias"))
         return m, (int(o["out"]), (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1)
     if kind == "relu":
         return nn.ReLU(), shape
@@ -117,6 +131,8 @@ def parse_layer(text, shape):
     if kind == "reshape":
         t = (int(o["c"]), int(o["h"]), int(o["w"]))
         return Reshape(*t), t
+    if kind == "feature_l2pool":
+        return FeatureL2Pool(int(o["k"])), (c // int(o["k"]), h, w)
     if kind in ("upsample_nearest", "upsample_bilinear"):
         mode = kind.split("_")[1]
         m = nn.Upsample(scale_factor=2, mode=mode,
@@ -260,6 +276,12 @@ def main():
                       " relu; conv2d out=3 k=5 stride=1 pad=2", (4, 4, 14, 14), 1),
         ("mlp_bn", "flatten; linear out=12 no_bias=1; batchnorm; leaky_relu slope=0.2;"
                    " linear out=1; sigmoid", (6, 3, 4, 4), 1),
+        ("conv5x5_g4", "conv2d out=8 k=5 stride=1 pad=2 groups=4", (2, 8, 7, 7), 1),
+        ("feature_l2pool", "feature_l2pool k=2", (3, 6, 4, 4), 1),
+        # the authors' LSUN G in small: grouped convs, ReLU then plain BN, L2 pooling
+        ("lsun_block", "conv2d out=8 k=3 stride=1 pad=1 groups=2; relu; batchnorm no_affine=1;"
+                       " feature_l2pool k=2; conv2d out=4 k=3 stride=1 pad=0 groups=2",
+         (4, 4, 7, 7), 1),
     ]
     for seed, (name, layers, shape, train) in enumerate(nets, start=1):
         fixture_net(name, seed, layers, shape, train)

@@ -159,7 +159,59 @@ def act(leaky):
     return nn.LeakyReLU(0.2, inplace=True) if leaky else nn.ReLU(inplace=True)
 
 
+class FeatureL2Pool(nn.Module):
+    """Every k consecutive maps -> sqrt of their sum of squares (Torch's
+    FeatureLPPooling with p = 2; src/nn/featpool.c)."""
+
+    def __init__(self, k):
+        super().__init__()
+        self.k = k
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        return x.reshape(n, c // self.k, self.k, h, w).pow(2).sum(2).sqrt()
+
+
+# The authors' LSUN model (level arch "lsun_large"; src/gan/level.c)
+LSUN_G = ((7, 1), (7, 4), (7, 4), (5, 2))  # (kernel, groups) per hidden layer
+LSUN_D = ((3, 1), (5, 4), (7, 16))
+
+
+def g_net_lsun(m, lv, gin):
+    layers = []
+    for i, (w, (k, g)) in enumerate(zip(lv["g_width"], LSUN_G)):
+        layers += [nn.Conv2d(gin, w, k, padding=k // 2, groups=g), act(False),
+                   nn.BatchNorm2d(w, affine=False)]
+        if i in (1, 3) and lv["g_dropout"] > 0:
+            layers.append(nn.Dropout2d(lv["g_dropout"]))
+        gin = w
+        if i == 2:
+            layers.append(FeatureL2Pool(2))
+            gin = w // 2
+    k = lv["g_out_kernel"]
+    layers += [nn.Conv2d(gin, m["channels"], k, padding=k // 2),
+               nn.BatchNorm2d(m["channels"], affine=False)]
+    return nn.Sequential(*layers)
+
+
+def d_net_lsun(m, lv, din):
+    layers, s = [], lv["size"]
+    for i, (w, (k, g)) in enumerate(zip(lv["d_width"], LSUN_D)):
+        layers.append(nn.Conv2d(din, w, k, groups=g))
+        s -= k - 1
+        if lv["d_bn"] and i > 0:
+            layers.append(nn.BatchNorm2d(w))
+        layers.append(act(m["leaky_d"]))
+        if i == 2 and lv["d_dropout"] > 0:
+            layers.append(nn.Dropout(lv["d_dropout"]))
+        din = w
+    layers += [FlattenNHWC(), nn.Linear(din * s * s, 1)]
+    return nn.Sequential(*layers)
+
+
 def g_net(m, lv, gin):
+    if not lv["fc"] and lv.get("arch", "plain") == "lsun_large":
+        return g_net_lsun(m, lv, gin)
     layers, c, s = [], m["channels"], lv["size"]
     for w in lv["g_width"]:
         if lv["fc"]:
@@ -180,6 +232,8 @@ def g_net(m, lv, gin):
 
 
 def d_net(m, lv, din):
+    if not lv["fc"] and lv.get("arch", "plain") == "lsun_large":
+        return d_net_lsun(m, lv, din)
     layers, s, nw = [], lv["size"], len(lv["d_width"])
     for i, w in enumerate(lv["d_width"]):
         last = i == nw - 1
@@ -225,7 +279,8 @@ def conv_flops(net, n, s):
     for mod in net:
         if isinstance(mod, nn.Conv2d):
             so = (s + 2 * mod.padding[0] - mod.kernel_size[0]) // mod.stride[0] + 1
-            f = 2.0 * n * mod.out_channels * so * so * mod.in_channels * mod.kernel_size[0] ** 2
+            f = (2.0 * n * mod.out_channels * so * so * mod.in_channels // mod.groups
+                 * mod.kernel_size[0] ** 2)
             total += f
             first = f if first is None else first
             s = so

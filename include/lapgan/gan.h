@@ -25,6 +25,18 @@ extern "C" {
 #define LG_MAX_WIDTHS 6
 
 /* One level of the pyramid: what its G and D look like. */
+/* How a conv level's nets are laid out. PLAIN: G = hidden "same" convs
+ * (g_kernel) [+BN] + ReLU [+dropout], then a g_out_kernel conv to the
+ * image's planes; D = hidden convs (d_kernel) + ReLU, dropout, one linear
+ * logit. LSUN_LARGE: the authors' LSUN model (eyescream lsun/model.lua,
+ * "large"; docs/presets.md) on 4 G and 3 D widths: G kernels 7,7,7,5 with
+ * 1,4,4,2 groups, ReLU then non-affine BN after every layer, spatial
+ * dropout (g_dropout) after hidden layers 2 and 4, L2 pooling of map pairs
+ * after layer 3, a g_out_kernel conv to the planes and a non-affine BN of
+ * the output; D kernels 3,5,7 with 1,4,16 groups, unpadded, ReLU. */
+typedef enum { LG_ARCH_PLAIN = 0, LG_ARCH_LSUN_LARGE, LG_ARCH_COUNT } lg_level_arch;
+const char *lg_level_arch_name(lg_level_arch a); /* "plain", "lsun_large" */
+
 typedef struct {
     int size;                       /* this level's image size (square) */
     int fc;                         /* fully connected nets (coarsest level) */
@@ -36,6 +48,7 @@ typedef struct {
     int d_last_stride;              /* conv D: stride of its last hidden conv */
     float g_dropout, d_dropout;     /* after hidden layers (0: none) */
     int g_bn, d_bn;                 /* batch norm after hidden layers */
+    lg_level_arch arch;             /* conv levels: the nets' layout */
 } lg_level_desc;
 
 /* A whole model: readable data, stored in every checkpoint. */

@@ -54,17 +54,19 @@ lg_status lg_backend_check(lg_backend_kind k);
 
 typedef enum {
     LG_LAYER_LINEAR = 0,        /* .out features; input is flattened per sample */
-    LG_LAYER_CONV2D,            /* .out channels, .k kernel, .stride, .pad (zero) */
+    LG_LAYER_CONV2D,            /* .out channels, .k kernel, .stride, .pad (zero), .groups */
     LG_LAYER_RELU,
     LG_LAYER_LEAKY_RELU,        /* .slope (0 is ReLU) */
     LG_LAYER_SIGMOID,
     LG_LAYER_TANH,
     LG_LAYER_BATCHNORM,         /* 1d on [n,c,1,1], 2d on [n,c,h,w]; .eps, .momentum, .no_affine */
-    LG_LAYER_DROPOUT,           /* .p drop probability; inverted scaling; identity in eval */
+    LG_LAYER_DROPOUT,           /* .p drop probability; inverted scaling; identity in eval;
+                                   .spatial: whole maps (PyTorch's Dropout2d) */
     LG_LAYER_FLATTEN,           /* [n,c,h,w] -> [n,c*h*w,1,1] */
     LG_LAYER_RESHAPE,           /* -> [n,.c,.h,.w]; element count must match */
     LG_LAYER_UPSAMPLE_NEAREST,  /* 2x */
     LG_LAYER_UPSAMPLE_BILINEAR, /* 2x, align_corners = false (PyTorch's default) */
+    LG_LAYER_FEATURE_L2POOL,    /* every .k consecutive maps -> sqrt(sum of squares) */
     LG_LAYER_KIND_COUNT
 } lg_layer_kind;
 
@@ -77,10 +79,12 @@ typedef struct {
     lg_layer_kind kind;
     int out;             /* LINEAR: features; CONV2D: channels */
     int k, stride, pad;  /* CONV2D (stride 1 if 0) */
+    int groups;          /* CONV2D: channels split into independent blocks (1 if 0) */
     int c, h, w;         /* RESHAPE target */
     int no_bias;         /* LINEAR, CONV2D: no bias term */
     float slope;         /* LEAKY_RELU */
     float p;             /* DROPOUT */
+    int spatial;         /* DROPOUT: one keep decision per (sample, channel) */
     float eps, momentum; /* BATCHNORM (PyTorch's meaning; momentum 0 freezes the running stats) */
     int no_affine;       /* BATCHNORM without gamma/beta */
     lg_init_kind init;
@@ -119,6 +123,9 @@ void lg_net_free(lg_net *net); /* accepts NULL */
 /* Output shape of one sample. */
 void lg_net_out_shape(const lg_net *net, int *c, int *h, int *w);
 int lg_net_layer_count(const lg_net *net);
+/* Bytes the net holds for the activations of max_batch samples (its
+ * parameters, gradients and the shared scratch not counted). */
+size_t lg_net_activation_bytes(const lg_net *net);
 /* Layer i as planned (defaults filled in) and its per-sample input shape,
  * for code that rebuilds the net elsewhere (lapgan/export.h). */
 lg_status lg_net_layer_at(const lg_net *net, int i, lg_layer_spec *spec, int *c, int *h, int *w);

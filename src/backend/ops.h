@@ -12,10 +12,16 @@
 
 typedef struct {
     int n, ci, hi, wi; /* input */
-    int co, kh, kw;    /* weights [co, ci, kh, kw] */
+    int co, kh, kw;    /* weights [co, ci / groups, kh, kw] */
     int stride, pad;   /* same in both directions; zero padding */
     int ho, wo;        /* output (planned by the caller) */
+    int groups;        /* ci and co split into this many independent blocks;
+                          0 or 1: ungrouped (so a desc written before groups
+                          existed keeps its meaning) */
 } lg_conv_desc;
+
+/* The group count of d, 1 for an ungrouped convolution. */
+static inline int lg_conv_groups(const lg_conv_desc *d) { return d->groups > 1 ? d->groups : 1; }
 
 typedef struct lg_backend {
     lg_backend_kind kind;

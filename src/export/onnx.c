@@ -212,13 +212,20 @@ static char *layer_node(builder *b, const lg_net *net, int i, const lg_layer_spe
         return node(b, "Gemm", 3, in, (Onnx__AttributeProto *[]){attr_int(b, "transB", 1)}, 1);
     }
     case LG_LAYER_CONV2D: {
-        const int64_t wd[4] = {s->out, c, s->k, s->k}, bd[1] = {s->out};
+        const int64_t wd[4] = {s->out, c / s->groups, s->k, s->k}, bd[1] = {s->out};
         const int64_t k[2] = {s->k, s->k}, st[2] = {s->stride, s->stride};
         const int64_t pads[4] = {s->pad, s->pad, s->pad, s->pad};
         const char *in[3] = {x, param(b, net, "weight", i, 4, wd), param(b, net, "bias", i, 1, bd)};
-        Onnx__AttributeProto *a[3] = {attr_ints(b, "kernel_shape", k, 2),
-                                      attr_ints(b, "strides", st, 2), attr_ints(b, "pads", pads, 4)};
-        return node(b, "Conv", in[2] ? 3 : 2, in, a, 3);
+        Onnx__AttributeProto *a[4] = {attr_ints(b, "kernel_shape", k, 2),
+                                      attr_ints(b, "strides", st, 2), attr_ints(b, "pads", pads, 4),
+                                      attr_int(b, "group", s->groups)};
+        return node(b, "Conv", in[2] ? 3 : 2, in, a, 4);
+    }
+    case LG_LAYER_FEATURE_L2POOL: { /* [n, c/k, k, h, w], then the L2 norm over the k maps */
+        const int64_t shape[5] = {0, c / s->k, s->k, h, w}, axis[1] = {2};
+        x = node2(b, "Reshape", x, init_int64s(b, "pool_shape", shape, 5));
+        return node(b, "ReduceL2", 1, &x,
+                    (Onnx__AttributeProto *[]){attr_ints(b, "axes", axis, 1), attr_int(b, "keepdims", 0)}, 2);
     }
     case LG_LAYER_BATCHNORM: {
         const int64_t d[1] = {c};

@@ -29,8 +29,10 @@ static json_t *layer_json(const lg_layer_spec *s, int c, int h, int w) {
         json_object_set_new(j, "k", json_integer(s->k));
         json_object_set_new(j, "stride", json_integer(s->stride));
         json_object_set_new(j, "pad", json_integer(s->pad));
+        json_object_set_new(j, "groups", json_integer(s->groups));
         json_object_set_new(j, "bias", json_boolean(!s->no_bias));
         break;
+    case LG_LAYER_FEATURE_L2POOL: json_object_set_new(j, "k", json_integer(s->k)); break;
     case LG_LAYER_BATCHNORM:
         json_object_set_new(j, "eps", json_real(s->eps));
         json_object_set_new(j, "affine", json_boolean(!s->no_affine));

@@ -57,6 +57,18 @@ class Flatten(nn.Module):
         return x.reshape(x.shape[0], -1)
 
 
+class FeatureL2Pool(nn.Module):
+    """Every k consecutive maps -> the root of their sum of squares."""
+
+    def __init__(self, k):
+        super().__init__()
+        self.k = k
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        return x.reshape(n, c // self.k, self.k, h, w).pow(2).sum(2).sqrt()
+
+
 def make_layer(spec):
     """One lapgan layer as a torch module (eval semantics: dropout is the
     identity, batch norm uses its running statistics)."""
@@ -65,7 +77,7 @@ def make_layer(spec):
         return nn.Sequential(Flatten(), nn.Linear(spec["in_features"], spec["out"], bias=spec["bias"]))
     if kind == "conv2d":
         return nn.Conv2d(spec["in"][0], spec["out"], spec["k"], stride=spec["stride"],
-                         padding=spec["pad"], bias=spec["bias"])
+                         padding=spec["pad"], groups=spec.get("groups", 1), bias=spec["bias"])
     if kind == "batchnorm":
         bn = nn.BatchNorm2d if spec["in"][1] * spec["in"][2] > 1 else nn.BatchNorm1d
         return nn.Sequential(Reshape(spec["in"]) if bn is nn.BatchNorm2d else Flatten(),
@@ -84,6 +96,8 @@ def make_layer(spec):
         return Flatten()
     if kind == "reshape":
         return Reshape(spec["shape"])
+    if kind == "feature_l2pool":
+        return FeatureL2Pool(spec["k"])
     raise ValueError(f"layer kind {kind} is not supported by this exporter")
 
 

@@ -52,9 +52,70 @@ static lg_layer_spec linear(int out) {
     return s;
 }
 
+/* ---- the authors' LSUN model (lg_level_arch LG_ARCH_LSUN_LARGE) ---------- */
+
+/* eyescream lsun/model.lua, "large": per hidden layer, kernel and groups. */
+static const int lsun_g_kernel[4] = {7, 7, 7, 5}, lsun_g_groups[4] = {1, 4, 4, 2};
+static const int lsun_d_kernel[3] = {3, 5, 7}, lsun_d_groups[3] = {1, 4, 16};
+
+static lg_layer_spec conv_grouped(int out, int k, int pad, int groups) {
+    lg_layer_spec s = conv(out, k, 1);
+    s.pad = pad;
+    s.groups = groups;
+    return s;
+}
+
+static int push_bn_plain(lg_layer_spec *v, int n, const lg_model_desc *m) {
+    lg_layer_spec b = layer(LG_LAYER_BATCHNORM);
+    b.no_affine = 1;
+    return push(v, n, b, m);
+}
+
+/* G: conv, ReLU, non-affine BN per layer (BN after the ReLU, as the authors
+ * place it); spatial dropout after layers 2 and 4; map pairs L2-pooled after
+ * layer 3; output conv, then a non-affine BN of h itself. */
+static int g_specs_lsun(const lg_model_desc *m, const lg_level_desc *l, lg_layer_spec *v) {
+    int n = 0;
+    for (int i = 0; i < 4; i++) {
+        const int k = lsun_g_kernel[i];
+        n = push(v, n, conv_grouped(l->g_width[i], k, k / 2, lsun_g_groups[i]), m);
+        n = push_act(v, n, 0, m);
+        n = push_bn_plain(v, n, m);
+        if (i == 1 || i == 3) {
+            n = push_dropout(v, n, l->g_dropout, m);
+            if (l->g_dropout > 0) v[n - 1].spatial = 1;
+        }
+        if (i == 2) {
+            lg_layer_spec p = layer(LG_LAYER_FEATURE_L2POOL);
+            p.k = 2;
+            n = push(v, n, p, m);
+        }
+    }
+    n = push(v, n, conv(m->c, l->g_out_kernel, 1), m);
+    return push_bn_plain(v, n, m);
+}
+
+/* D: unpadded convs and ReLU (LeakyReLU and BN after the first layer with
+ * the DCGAN recipe, as for plain levels), dropout after the last if asked,
+ * then one logit. */
+static int d_specs_lsun(const lg_model_desc *m, const lg_level_desc *l, lg_layer_spec *v) {
+    int n = 0;
+    for (int i = 0; i < 3; i++) {
+        n = push(v, n, conv_grouped(l->d_width[i], lsun_d_kernel[i], 0, lsun_d_groups[i]), m);
+        if (l->d_bn && i > 0) n = push(v, n, layer(LG_LAYER_BATCHNORM), m);
+        n = push_act(v, n, m->leaky_d, m);
+        if (i == 2) n = push_dropout(v, n, l->d_dropout, m);
+    }
+    n = push(v, n, layer(LG_LAYER_FLATTEN), m);
+    return push(v, n, linear(1), m);
+}
+
+/* ---- plain levels ---------------------------------------------------------- */
+
 /* G: hidden layers [conv|linear, BN?, ReLU, dropout?], then a linear output
  * layer (no squashing: h_k is a signed band-pass image). */
 static int g_specs(const lg_model_desc *m, const lg_level_desc *l, lg_layer_spec *v) {
+    if (!l->fc && l->arch == LG_ARCH_LSUN_LARGE) return g_specs_lsun(m, l, v);
     int n = 0;
     for (int i = 0; i < l->g_nw; i++) {
         n = push(v, n, l->fc ? linear(l->g_width[i]) : conv(l->g_width[i], l->g_kernel, 1), m);
@@ -70,6 +131,7 @@ static int g_specs(const lg_model_desc *m, const lg_level_desc *l, lg_layer_spec
  * first layer, as DCGAN does. FC levels drop out after every hidden layer,
  * conv levels after the last (as the authors' code does). */
 static int d_specs(const lg_model_desc *m, const lg_level_desc *l, lg_layer_spec *v) {
+    if (!l->fc && l->arch == LG_ARCH_LSUN_LARGE) return d_specs_lsun(m, l, v);
     int n = 0;
     for (int i = 0; i < l->d_nw; i++) {
         int last = i == l->d_nw - 1;
@@ -222,6 +284,12 @@ lg_status lg_level_new(lg_level **out, const lg_model_desc *m, int k, int max_ba
     }
     *out = lv;
     return LG_OK;
+}
+
+size_t lg_level_activation_bytes(const lg_level *lv) {
+    size_t b = 0;
+    for (int i = 0; i < LG_PART_COUNT; i++) b += lg_net_activation_bytes(lv->part[i].net);
+    return b;
 }
 
 void lg_level_free(lg_level *lv) {

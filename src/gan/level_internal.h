@@ -70,6 +70,9 @@ lg_status lg_model_wrap(lg_model **out, const lg_model_desc *d, lg_level *const 
 /* Path of level k's checkpoint in a run directory. */
 void lg_level_path(char *buf, size_t n, const char *run_dir, int k);
 
+/* Bytes the level's nets hold for max_batch samples' activations. */
+size_t lg_level_activation_bytes(const lg_level *lv);
+
 /* Sizes along the downsampling chain (levels 0..K). */
 static inline int lg_level_size(const lg_level *lv, int j) { return lv->m.level[j].size; }
 #endif

@@ -7,7 +7,14 @@
 #include "level_internal.h"
 #include "rundir.h"
 
-#define LG_SAMPLE_BATCH 256 /* levels run in chunks of this many samples */
+/* Levels generate in chunks of up to LG_SAMPLE_BATCH samples, fewer where
+ * that many would hold more than LG_SAMPLE_BYTES of activations: an lsun64
+ * 64x64 level needs 38 MB per sample (256 would be 10 GB; 4 are 153 MB),
+ * cifar10-32's 32x32 level 2.1 MB (chunks of 120), fashion's 28x28 level
+ * 0.4 MB (256). A sample's pixels do not depend on its chunk. Chunks are
+ * multiples of 4 samples, so every chunk's noise is whole Philox blocks. */
+#define LG_SAMPLE_BATCH 256
+#define LG_SAMPLE_BYTES ((size_t)256 << 20)
 
 struct lg_model {
     lg_model_desc d;
@@ -61,12 +68,26 @@ static lg_status check_no_extra_level(const lg_model *m, const char *run_dir) {
                     "mixes two runs", path, m->d.levels, first);
 }
 
+/* Level k sized for the largest chunk within LG_SAMPLE_BYTES: measured on a
+ * level built for 4 samples. */
+static lg_status new_sampling_level(lg_level **out, const lg_model_desc *d, int k,
+                                    lg_backend_kind be) {
+    LG_TRY(lg_level_new(out, d, k, 4, 0, be));
+    const size_t per = lg_level_activation_bytes(*out) / 4 + 1;
+    size_t chunk = LG_SAMPLE_BYTES / per / 4 * 4;
+    if (chunk > LG_SAMPLE_BATCH) chunk = LG_SAMPLE_BATCH;
+    if (chunk <= 4) return LG_OK;
+    lg_level_free(*out);
+    *out = NULL;
+    return lg_level_new(out, d, k, (int)chunk, 0, be);
+}
+
 static lg_status load_levels(lg_model *m, const char *run_dir, lg_backend_kind be) {
     char path[4096];
     LG_TRY(check_no_extra_level(m, run_dir));
     for (int k = 0; k < m->d.levels; k++) {
         lg_level_path(path, sizeof path, run_dir, k);
-        LG_TRY(lg_level_new(&m->lv[k], &m->d, k, LG_SAMPLE_BATCH, 0, be));
+        LG_TRY(new_sampling_level(&m->lv[k], &m->d, k, be));
         lg_status st = lg_level_load(m->lv[k], NULL, path);
         if (st != LG_OK) return k > 0 && st == LG_ERR_FORMAT ? blame_levels(m, run_dir, k, st) : st;
     }

@@ -21,7 +21,8 @@
  *                   there stood for 0.9, 0.999, 1e-8 and "no cap").
  *   lapgan-model-4  adds flip (earlier files: 0, no mirroring).
  *   lapgan-model-3  adds d_init_scale (earlier files: 1, D drawn with
- *                   init_std as G is). */
+ *                   init_std as G is).
+ *   lapgan-model-5  adds levels[].arch (earlier files: "plain"). */
 #include <jansson.h>
 #include <math.h>
 #include <stddef.h>
@@ -34,7 +35,7 @@
 #include "lapgan/gan.h"
 #include "model_json.h"
 
-#define LG_MODEL_FORMAT 4
+#define LG_MODEL_FORMAT 5
 #define FORMAT_PREFIX "lapgan-model-"
 
 typedef enum { K_INT, K_BOOL, K_FLOAT, K_ENUM, K_NAME, K_WIDTHS, K_PAIR } key_type;
@@ -62,6 +63,7 @@ static const char *init_name(int i) {
 }
 static const char *kind_name(int i) { return i == LG_OPT_ADAM ? "adam" : i == LG_OPT_SGD ? "sgd" : "?"; }
 static const char *style_name(int i) { return lg_sgd_style_name((lg_sgd_style)i); }
+static const char *arch_name(int i) { return lg_level_arch_name((lg_level_arch)i); }
 
 #define M(f) offsetof(lg_model_desc, f)
 #define O(f) offsetof(lg_optim_cfg, f)
@@ -113,10 +115,13 @@ static const model_key keys[] = {
     NUM(IN_LEVEL, "d_dropout", L(d_dropout), 0, 1, HI_OPEN),
     BOOL(IN_LEVEL, "g_bn", L(g_bn)),
     BOOL(IN_LEVEL, "d_bn", L(d_bn)),
+    {"arch", IN_LEVEL, K_ENUM, L(arch), 0, 0, 0, 0, arch_name, LG_ARCH_COUNT, 5, LG_ARCH_PLAIN,
+     0, 0},
 };
 /* Enum fields are stored through an int. */
 _Static_assert(sizeof(lg_pyr_filter) == sizeof(int) && sizeof(lg_init_kind) == sizeof(int) &&
-                   sizeof(lg_opt_kind) == sizeof(int) && sizeof(lg_sgd_style) == sizeof(int),
+                   sizeof(lg_opt_kind) == sizeof(int) && sizeof(lg_sgd_style) == sizeof(int) &&
+                   sizeof(lg_level_arch) == sizeof(int),
                "enum fields must be int-sized");
 
 static const char *const scope_name[SCOPE_COUNT] = {"", "optim.", "levels[%d]."};

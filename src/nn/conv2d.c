@@ -1,5 +1,5 @@
-/* Conv2d: weights [co, ci, k, k] (PyTorch layout), zero padding, one stride
- * for both axes. The arithmetic lives in the backend. */
+/* Conv2d: weights [co, ci / groups, k, k] (PyTorch layout), zero padding,
+ * one stride for both axes. The arithmetic lives in the backend. */
 #include "core/check.h"
 #include "nn/layer.h"
 
@@ -14,6 +14,7 @@ void lg_conv_desc_of(const lg_layer *l, int batch, lg_conv_desc *d) {
     d->pad = l->s.pad;
     d->ho = l->ho;
     d->wo = l->wo;
+    d->groups = l->s.groups;
 }
 
 lg_status lg_conv2d_forward(lg_layer *l, const lg_layer_ctx *c, const float *x) {

@@ -5,7 +5,10 @@
  * saved RNG state, and the same for a row whichever slice of a batch holds
  * it. Nothing is stored: backward draws the same uniforms again from the
  * forward's key (l->draw and the net's copy of the row ids), which costs one
- * Philox block per four elements and saves a batch-sized mask per layer. */
+ * Philox block per four elements and saves a batch-sized mask per layer.
+ * Spatial dropout (Torch's SpatialDropout, PyTorch's Dropout2d, which the
+ * authors' LSUN generator uses) draws one uniform per (row, channel) from
+ * the same key and keeps or drops the whole map. */
 #include <string.h>
 
 #include "nn/layer.h"
@@ -24,11 +27,36 @@ static void apply_row_chunk(const lg_layer *l, const lg_layer_ctx *c, const uint
     for (size_t j = 0; j < len; j++) out[j] = u[j] >= p ? in[j] * scale : 0.0f * in[j];
 }
 
+/* Spatial: out plane ch = in plane ch * (keep ? scale : 0), for every channel
+ * of row i; uniform ch of the row's stream decides channel ch. */
+static void apply_row_maps(const lg_layer *l, const lg_layer_ctx *c, const uint64_t *rows, int i,
+                           const float *in, float *out) {
+    const float p = l->s.p, scale = p < 1 ? 1.0f / (1.0f - p) : 0.0f;
+    const size_t plane = (size_t)l->ho * l->wo;
+    float u[CHUNK];
+    lg_rng r = lg_rng_keyed(c->rng->seed, c->rng->stream, l->draw, rows ? rows[i] : (uint64_t)i);
+    for (int c0 = 0; c0 < l->co; c0 += CHUNK) {
+        const int len = l->co - c0 < CHUNK ? l->co - c0 : CHUNK;
+        lg_rng_uniform(&r, u, (size_t)len, 0.0f, 1.0f);
+        for (int ch = 0; ch < len; ch++) {
+            const float f = u[ch] >= p ? scale : 0.0f;
+            const size_t off = (size_t)(c0 + ch) * plane;
+            for (size_t q = 0; q < plane; q++) out[off + q] = in[off + q] * f;
+        }
+    }
+}
+
 /* The masked copy of a whole batch, rows x chunks in parallel. */
 static void apply(const lg_layer *l, const lg_layer_ctx *c, const uint64_t *rows, const float *in,
                   float *out) {
     const size_t per = lg_layer_out_numel(l), nch = (per + CHUNK - 1) / CHUNK;
     const long n = (long)(c->batch * per), tasks = (long)c->batch * (long)nch;
+    if (l->s.spatial) {
+#pragma omp parallel for schedule(static) if (n >= LG_ELEM_PAR_MIN)
+        for (int i = 0; i < c->batch; i++)
+            apply_row_maps(l, c, rows, i, in + (size_t)i * per, out + (size_t)i * per);
+        return;
+    }
 #pragma omp parallel for schedule(static) if (n >= LG_ELEM_PAR_MIN)
     for (long t = 0; t < tasks; t++) {
         const int i = (int)(t / (long)nch);

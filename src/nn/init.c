@@ -27,7 +27,7 @@ void lg_layer_init(lg_layer *l, lg_rng *rng) {
         return;
     }
     if (!l->w) return;
-    const size_t fan_in = s->kind == LG_LAYER_CONV2D ? (size_t)l->ci * s->k * s->k
+    const size_t fan_in = s->kind == LG_LAYER_CONV2D ? (size_t)(l->ci / s->groups) * s->k * s->k
                                                      : lg_layer_in_numel(l);
     const size_t nw = fan_in * (size_t)l->co;
     if (s->init == LG_INIT_NORMAL) {

@@ -60,6 +60,10 @@ lg_status lg_upsample_forward(lg_layer *l, const lg_layer_ctx *c, const float *x
 void lg_upsample_backward(lg_layer *l, const lg_layer_ctx *c, const float *x, const float *dy,
                           float *dx);
 
+lg_status lg_featpool_forward(lg_layer *l, const lg_layer_ctx *c, const float *x);
+void lg_featpool_backward(lg_layer *l, const lg_layer_ctx *c, const float *x, const float *dy,
+                          float *dx);
+
 /* Weight initialisation of one layer (init.c). */
 void lg_layer_init(lg_layer *l, lg_rng *rng);
 #endif

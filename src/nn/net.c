@@ -32,11 +32,13 @@ struct lg_net {
     int in_scratch;       /* counted among the shared scratch's users */
     int own_grads;        /* grads is ours to free (not bound to a caller's buffer) */
     int batch; /* of the last successful forward; 0 before any */
+    size_t mem_floats; /* activations and step state, for max_batch samples */
 };
 
 static const char *const lg__kind_names[LG_LAYER_KIND_COUNT] = {
     "linear",  "conv2d",   "relu",    "leaky_relu", "sigmoid",          "tanh",
     "batchnorm", "dropout", "flatten", "reshape",   "upsample_nearest", "upsample_bilinear",
+    "feature_l2pool",
 };
 
 const char *lg_layer_kind_name(lg_layer_kind k) {
@@ -113,6 +115,11 @@ static lg_status plan_layer(lg_layer *l) {
         if (s->stride < 0 || s->pad < 0)
             return LAYER_ERR(LG_ERR_ARG, l, "stride %d / pad %d must not be negative", s->stride, s->pad);
         if (s->stride == 0) s->stride = 1;
+        if (s->groups < 0) return LAYER_ERR(LG_ERR_ARG, l, "groups %d must not be negative", s->groups);
+        if (s->groups == 0) s->groups = 1;
+        if (l->ci % s->groups || s->out % s->groups)
+            return LAYER_ERR(LG_ERR_SHAPE, l, "%d groups do not divide %d input and %d output channels",
+                             s->groups, l->ci, s->out);
         if (l->hi + 2 * s->pad < s->k || l->wi + 2 * s->pad < s->k)
             return LAYER_ERR(LG_ERR_SHAPE, l, "input %dx%d smaller than kernel %d (padding %d)",
                              l->hi, l->wi, s->k, s->pad);
@@ -149,6 +156,11 @@ static lg_status plan_layer(lg_layer *l) {
         l->wo = s->w;
         break;
     }
+    case LG_LAYER_FEATURE_L2POOL:
+        if (s->k <= 0 || l->ci % s->k)
+            return LAYER_ERR(LG_ERR_SHAPE, l, "pool width %d does not divide %d maps", s->k, l->ci);
+        l->co = l->ci / s->k;
+        break;
     case LG_LAYER_UPSAMPLE_NEAREST:
     case LG_LAYER_UPSAMPLE_BILINEAR:
         if (l->hi > INT_MAX / 2 || l->wi > INT_MAX / 2) return LAYER_ERR(LG_ERR_NOMEM, l, "output too large");
@@ -165,7 +177,7 @@ static lg_status plan_layer(lg_layer *l) {
 static size_t weight_numel(const lg_layer *l) {
     switch (l->s.kind) {
     case LG_LAYER_LINEAR: return lg_layer_in_numel(l) * (size_t)l->co;
-    case LG_LAYER_CONV2D: return (size_t)l->co * l->ci * l->s.k * l->s.k;
+    case LG_LAYER_CONV2D: return (size_t)l->co * (l->ci / l->s.groups) * l->s.k * l->s.k;
     case LG_LAYER_BATCHNORM: return l->s.no_affine ? 0 : (size_t)l->ci;
     default: return 0;
     }
@@ -193,7 +205,7 @@ static void add_tensor(lg_net *net, const lg_layer *l, const char *what, int kin
     if (l->s.kind == LG_LAYER_CONV2D && !strcmp(what, "weight")) {
         t->ndim = 4;
         t->shape[0] = l->co;
-        t->shape[1] = l->ci;
+        t->shape[1] = l->ci / l->s.groups;
         t->shape[2] = t->shape[3] = l->s.k;
     } else if (l->s.kind == LG_LAYER_LINEAR && !strcmp(what, "weight")) {
         t->ndim = 2;
@@ -331,6 +343,7 @@ static lg_status allocate(lg_net *net) {
     /* slack for take()'s rounding of each block */
     step += 16 * (3 * (size_t)net->nlayers + 4);
     net->mem = lg_alloc_floats(step);
+    net->mem_floats = step;
     net->fwd_rows = lg_alloc(sizeof(uint64_t) * mb);
     if (!net->mem || !net->fwd_rows) return LG_ERR_NOMEM;
     net->gmax = gmax;
@@ -420,6 +433,10 @@ void lg_net_out_shape(const lg_net *net, int *c, int *h, int *w) {
 
 int lg_net_layer_count(const lg_net *net) { return net ? net->nlayers : 0; }
 
+size_t lg_net_activation_bytes(const lg_net *net) {
+    return net ? net->mem_floats * sizeof(float) : 0;
+}
+
 lg_status lg_net_layer_at(const lg_net *net, int i, lg_layer_spec *spec, int *c, int *h, int *w) {
     LG_CHECK(net && spec && c && h && w, LG_ERR_ARG, "lg_net_layer_at: NULL argument");
     LG_CHECK(i >= 0 && i < net->nlayers, LG_ERR_ARG, "lg_net_layer_at: layer %d not in [0, %d)",
@@ -440,6 +457,7 @@ static lg_status layer_forward(lg_layer *l, const lg_layer_ctx *c, const float *
     case LG_LAYER_DROPOUT: return lg_dropout_forward(l, c, x);
     case LG_LAYER_UPSAMPLE_NEAREST:
     case LG_LAYER_UPSAMPLE_BILINEAR: return lg_upsample_forward(l, c, x);
+    case LG_LAYER_FEATURE_L2POOL: return lg_featpool_forward(l, c, x);
     case LG_LAYER_FLATTEN:
     case LG_LAYER_RESHAPE: return LG_OK;
     default: return lg_act_forward(l, c, x);
@@ -455,6 +473,7 @@ static lg_status layer_backward(lg_layer *l, const lg_layer_ctx *c, const float 
     case LG_LAYER_DROPOUT: lg_dropout_backward(l, c, x, dy, dx); break;
     case LG_LAYER_UPSAMPLE_NEAREST:
     case LG_LAYER_UPSAMPLE_BILINEAR: lg_upsample_backward(l, c, x, dy, dx); break;
+    case LG_LAYER_FEATURE_L2POOL: lg_featpool_backward(l, c, x, dy, dx); break;
     case LG_LAYER_FLATTEN:
     case LG_LAYER_RESHAPE:
         if (dx && dx != dy) memcpy(dx, dy, sizeof(float) * c->batch * lg_layer_in_numel(l));

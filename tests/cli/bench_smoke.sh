@@ -29,7 +29,7 @@ fi
 expect_fail bench_bad_batch 2 'batch' "$bin" bench --preset tiny --batch 7
 
 if "$bin" bench --preset tiny --batch 8 --adam --print-json >"$tmp/json" 2>"$tmp/err"; then
-  head -1 "$tmp/json" | grep -q '^{"format":"lapgan-model-4".*"kind":"adam"' &&
+  head -1 "$tmp/json" | grep -q '^{"format":"lapgan-model-5".*"kind":"adam"' &&
     pass bench_json || fail bench_json "$(head -c 200 "$tmp/json")"
   expect_lines bench_params "$tmp/json" 6 '^params [0-9]+x[0-9]+ [GD] [1-9][0-9]*$'
 else

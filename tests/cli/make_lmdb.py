@@ -8,7 +8,7 @@ value is a lossless PNG, so the streamed set decodes to exactly the pixels of
 the source; keys are %08d in order, so LMDB's key order is the source order.
 With --n larger than the source, images repeat (each under its own key).
 
-  make_lmdb.py (--cifar FILE... | --idx FILE | --generate SIDE) --n N
+  make_lmdb.py (--cifar FILE... | --idx FILE | --generate SIDE [--rgb]) --n N
                [--idx-out FILE] [--zip-out FILE] | mdb_load DIR   (DIR must exist)
 
 Used by tests/cli/stream.sh (resume and memory) and bench/stream.sh (speed).
@@ -51,15 +51,15 @@ def idx_images(path):
     return [(data[16 + i * h * w:16 + (i + 1) * h * w], w, h, 1) for i in range(n)]
 
 
-def generated(side, count):
-    """Grey images that differ from one another (a seeded LCG)."""
+def generated(side, count, channels=1):
+    """Images that differ from one another (a seeded LCG), grey or RGB."""
     out, x = [], 12345
     for _ in range(count):
         px = bytearray()
-        for _ in range(side * side):
+        for _ in range(side * side * channels):
             x = (x * 1103515245 + 12345) & 0x7FFFFFFF
             px.append(x >> 23)
-        out.append((bytes(px), side, side, 1))
+        out.append((bytes(px), side, side, channels))
     return out
 
 
@@ -68,6 +68,7 @@ def main():
     ap.add_argument("--cifar", nargs="+")
     ap.add_argument("--idx")
     ap.add_argument("--generate", type=int)
+    ap.add_argument("--rgb", action="store_true", help="generated images in colour")
     ap.add_argument("--distinct", type=int, default=1000, help="generated images before repeating")
     ap.add_argument("--n", type=int, required=True)
     ap.add_argument("--idx-out", help="also write the first N images as an IDX file (grey only)")
@@ -78,7 +79,7 @@ def main():
     elif a.idx:
         src = idx_images(a.idx)
     else:
-        src = generated(a.generate, min(a.n, a.distinct))
+        src = generated(a.generate, min(a.n, a.distinct), 3 if a.rgb else 1)
     encoded = [png(*s) for s in src[:a.n]]
     out = sys.stdout.buffer
     per = sum(len(e) for e in encoded) // len(encoded) + 4096  # a value's pages, generously

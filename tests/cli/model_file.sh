@@ -30,7 +30,7 @@ check beta1_zero_kept bash -c "'$B' train --model '$tmp/beta0.json' --print-json
 check flip_in_model bash -c "'$B' train --preset tiny --flip --print-json | grep -q '\"crop\":0,\"flip\":1,' && '$B' train --preset tiny --flip --print-model | grep -q 'random left-right flips'"
 
 # The previous release's files load with the meaning they had.
-check old_file_loads bash -c "'$B' train --model '$old/cifar10.json' --print-json | grep -q '\"format\":\"lapgan-model-4\".*\"beta1\":0.89.*\"momentum_style\":\"pytorch\"'"
+check old_file_loads bash -c "'$B' train --model '$old/cifar10.json' --print-json | grep -q '\"format\":\"lapgan-model-5\".*\"beta1\":0.89.*\"momentum_style\":\"pytorch\"'"
 check old_file_print_model bash -c "'$B' train --model '$old/fashion_dcgan.json' --print-model | grep -q 'Adam lr 0.0002, betas 0.5 0.999'"
 
 # A run of the previous release resumes (the data set as it was: 40 images, seed 5).

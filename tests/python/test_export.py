@@ -1,6 +1,7 @@
 """`lapgan export`: the torch module (to 1e-5) and the ONNX graph run by
 onnxruntime (to 1e-4) reproduce lapgan's samples from lapgan's noise, for
-the fashion and cifar10 presets, unconditional and class-conditional."""
+the fashion and cifar10 presets, unconditional and class-conditional, and
+lsun64 (grouped convolutions, L2 feature pooling, non-affine batch norm)."""
 import importlib.util
 
 import numpy as np
@@ -13,8 +14,8 @@ N = 12
 
 
 @pytest.fixture(scope="module", params=[("fashion", False), ("fashion", True),
-                                        ("cifar10", False), ("cifar10", True)],
-                ids=["fashion", "fashion-cc", "cifar10", "cifar10-cc"])
+                                        ("cifar10", False), ("cifar10", True), ("lsun64", False)],
+                ids=["fashion", "fashion-cc", "cifar10", "cifar10-cc", "lsun64"])
 def trained(request, tmp_path_factory, fashion_small):
     """A few steps of the preset (batch 8): the weights only need to be
     away from their initial values."""
@@ -22,12 +23,15 @@ def trained(request, tmp_path_factory, fashion_small):
     d = tmp_path_factory.mktemp(preset + ("-cc" if cc else ""))
     if preset == "fashion":
         images, labels = fashion_small[0][:64], fashion_small[1][:64]
-    else:  # CIFAR-sized colour images, NHWC as image libraries give them
+    else:  # colour images of the preset's size, NHWC as image libraries give them
         rng = np.random.default_rng(1)
-        images = rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
+        side = 64 if preset == "lsun64" else 32
+        images = rng.integers(0, 256, (64, side, side, 3), dtype=np.uint8)
         labels = rng.integers(0, 10, 64)
+    # lsun64's 64x64 step is about 20 G multiply-adds per image: batch 2
     m = lapgan.train(str(d / "run"), preset=preset, images=images, labels=labels,
-                     layout="NCHW" if images.ndim == 3 else "NHWC", steps=2, batch=8,
+                     layout="NCHW" if images.ndim == 3 else "NHWC", steps=2,
+                     batch=2 if preset == "lsun64" else 8,
                      class_conditional=cc, adam=True, ckpt_every=0, sample_every=0)
     labels = np.arange(N) % 10 if cc else None
     return d, m, m.sample(N, seed=5, labels=labels), m.noise(N, seed=5), labels

@@ -89,6 +89,9 @@ static lg_status check_desc(const lg_conv_desc *d) {
              d->n, d->ci, d->hi, d->wi, d->co, d->kh, d->kw);
     LG_CHECK(d->stride >= 1 && d->pad >= 0, LG_ERR_SHAPE, "dnnl conv: stride %d, pad %d",
              d->stride, d->pad);
+    LG_CHECK(d->groups >= 0 && d->ci % lg_conv_groups(d) == 0 && d->co % lg_conv_groups(d) == 0,
+             LG_ERR_SHAPE, "dnnl conv: %d groups do not divide %d input and %d output channels",
+             d->groups, d->ci, d->co);
     long long eh = (long long)d->hi + 2LL * d->pad - d->kh;
     long long ew = (long long)d->wi + 2LL * d->pad - d->kw;
     LG_CHECK(eh >= 0 && ew >= 0, LG_ERR_SHAPE,
@@ -127,21 +130,29 @@ typedef struct {
 } conv_mds;
 
 static lg_status make_mds(const lg_conv_desc *d, lg_dnnl_layout layout, int bf16, conv_mds *m) {
+    /* Grouped weights are 5-d for oneDNN, [g, co/g, ci/g, kh, kw]: the same
+     * bytes as our [co, ci/g, kh, kw]. */
+    const int ng = lg_conv_groups(d), wdims = ng > 1 ? 5 : 4;
     dnnl_dims_t src = {d->n, d->ci, d->hi, d->wi}, wei = {d->co, d->ci, d->kh, d->kw};
+    if (ng > 1) {
+        const dnnl_dims_t gw = {ng, d->co / ng, d->ci / ng, d->kh, d->kw};
+        memcpy(wei, gw, sizeof gw);
+    }
     dnnl_dims_t dst = {d->n, d->co, d->ho, d->wo}, bias = {d->co};
     dnnl_format_tag_t act = layout == LG_DNNL_LAYOUT_NCHW   ? dnnl_nchw
                             : layout == LG_DNNL_LAYOUT_NHWC ? dnnl_nhwc
                                                             : dnnl_format_tag_any;
-    dnnl_format_tag_t filt = layout == LG_DNNL_LAYOUT_NCHW ? dnnl_oihw : dnnl_format_tag_any;
+    const dnnl_format_tag_t plain_w = ng > 1 ? dnnl_goihw : dnnl_oihw;
+    dnnl_format_tag_t filt = layout == LG_DNNL_LAYOUT_NCHW ? plain_w : dnnl_format_tag_any;
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->src, 4, src, dnnl_f32, dnnl_nchw), "src desc");
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->wei, 4, wei, dnnl_f32, dnnl_oihw), "weights desc");
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->wei, wdims, wei, dnnl_f32, plain_w), "weights desc");
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->bias, 1, bias, dnnl_f32, dnnl_x), "bias desc");
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->dst, 4, dst, dnnl_f32, dnnl_nchw), "dst desc");
     const dnnl_data_type_t in = bf16 ? dnnl_bf16 : dnnl_f32;
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->src_in, 4, src, in, act), "src desc");
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->src_out, 4, src, dnnl_f32, act), "src desc");
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->wei_in, 4, wei, in, filt), "weights desc");
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->wei_out, 4, wei, dnnl_f32, filt), "weights desc");
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->wei_in, wdims, wei, in, filt), "weights desc");
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->wei_out, wdims, wei, dnnl_f32, filt), "weights desc");
     m->cbias = m->bias;
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->dst_in, 4, dst, in, act), "dst desc");
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&m->dst_out, 4, dst, dnnl_f32, act), "dst desc");

@@ -5,6 +5,9 @@
  *   forward      y[:, b]  = W[co, K] col            (one GEMM per chunk)
  *   bwd data     col      = W^T dy,  dx = col2im(col)
  *   bwd filter   dW      += dy[co, nb*P] col^T      (accumulated over chunks)
+ * A grouped convolution runs these GEMMs once per group on the group's block
+ * of rows: its output channels, its weights and the column rows of its input
+ * channels, which are contiguous because c is col's outermost row index.
  * All loops outside BLAS write disjoint planes per (image, channel), so the
  * result does not depend on the OpenMP thread count. */
 #include <string.h>
@@ -109,6 +112,28 @@ static void gather(const lg_conv_desc *d, const float *y, int nb, float *stage) 
                    sizeof(float) * p);
 }
 
+/* The chunk's GEMMs, one per group g on its blocks (cog = co/G output rows,
+ * kg = K/G column rows, weights [cog, kg] per group):
+ *   dir 0 (forward)      out[cog, nb*P] = W_g a_g          (a = col)
+ *   dir 1 (bwd data)     out[kg,  nb*P] = W_g^T a_g        (a = dy rows)
+ *   dir 2 (bwd filter)   out[cog, kg]  += a_g col_g^T      (w = dy rows, a = col)
+ * beta: what the output keeps (1 adds). */
+static void group_gemms(const lg_conv_desc *d, int dir, int nb, const float *w, const float *a,
+                        float *out, float beta) {
+    const int ng = lg_conv_groups(d), cog = d->co / ng;
+    const int kg = d->ci / ng * d->kh * d->kw, cols = nb * d->ho * d->wo;
+    for (int g = 0; g < ng; g++) {
+        const size_t wo = (size_t)g * cog * kg, yo = (size_t)g * cog * cols,
+                     co = (size_t)g * kg * cols;
+        if (dir == 0)
+            lg_cpu_gemm(0, 0, cog, cols, kg, 1.0f, w + wo, kg, a + co, cols, beta, out + yo, cols);
+        else if (dir == 1)
+            lg_cpu_gemm(1, 0, kg, cols, cog, 1.0f, w + wo, kg, a + yo, cols, beta, out + co, cols);
+        else
+            lg_cpu_gemm(0, 1, cog, kg, cols, 1.0f, w + yo, cols, a + co, cols, beta, out + wo, kg);
+    }
+}
+
 void lg_cpu_im2col_conv_fwd(const lg_conv_desc *d, const float *x, const float *w, const float *b,
                             float *y, float *ws) {
     const int k = d->ci * d->kh * d->kw, p = d->ho * d->wo, chunk = lg_cpu_im2col_chunk(d);
@@ -124,10 +149,10 @@ void lg_cpu_im2col_conv_fwd(const lg_conv_desc *d, const float *x, const float *
                 for (int o = 0; o < d->co; o++)
                     for (int q = 0; q < p; q++) yc[(size_t)o * p + q] = b[o];
             }
-            lg_cpu_gemm(0, 0, d->co, p, k, 1.0f, w, k, col, p, b ? 1.0f : 0.0f, yc, p);
+            group_gemms(d, 0, nb, w, col, yc, b ? 1.0f : 0.0f);
             continue;
         }
-        lg_cpu_gemm(0, 0, d->co, nb * p, k, 1.0f, w, k, col, nb * p, 0.0f, stage, nb * p);
+        group_gemms(d, 0, nb, w, col, stage, 0.0f);
 #pragma omp parallel for collapse(2) schedule(static)
         for (int i = 0; i < nb; i++)
             for (int o = 0; o < d->co; o++) {
@@ -150,7 +175,7 @@ void lg_cpu_im2col_conv_bwd_data(const lg_conv_desc *d, const float *dy, const f
             gather(d, g, nb, stage);
             g = stage;
         }
-        lg_cpu_gemm(1, 0, k, nb * p, d->co, 1.0f, w, k, g, nb * p, 0.0f, col, nb * p);
+        group_gemms(d, 1, nb, w, g, col, 0.0f);
         col2im(d, col, nb, dx + (size_t)n0 * d->ci * d->hi * d->wi);
     }
 }
@@ -167,7 +192,7 @@ void lg_cpu_im2col_conv_bwd_filter(const lg_conv_desc *d, const float *x, const 
             g = stage;
         }
         im2col(d, x + (size_t)n0 * d->ci * d->hi * d->wi, nb, col);
-        lg_cpu_gemm(0, 1, d->co, k, nb * p, 1.0f, g, nb * p, col, nb * p, 1.0f, dw, k);
+        group_gemms(d, 2, nb, g, col, dw, 1.0f);
     }
     if (!db) return;
     /* One channel per iteration, images in order: fixed summation order. */

@@ -146,7 +146,7 @@ static lg_conv_desc transposed(const lg_conv_desc *d) {
 }
 
 int lg_wino_supported(const lg_conv_desc *d) {
-    return d && d->kh == KS && d->kw == KS && d->stride == 1 && d->pad >= 0 &&
+    return d && lg_conv_groups(d) == 1 && d->kh == KS && d->kw == KS && d->stride == 1 && d->pad >= 0 &&
            d->pad <= KS - 1 && d->n > 0 && d->ci > 0 && d->co > 0 && d->hi > 0 && d->wi > 0 &&
            d->ho == d->hi + 2 * d->pad - (KS - 1) && d->wo == d->wi + 2 * d->pad - (KS - 1) &&
            d->ho > 0 && d->wo > 0;

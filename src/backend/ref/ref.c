@@ -28,15 +28,26 @@ static inline long x_index(const lg_conv_desc *d, int n, int c, int ih, int iw) 
     return (((long)n * d->ci + c) * d->hi + ih) * d->wi + iw;
 }
 
+/* Weight of output channel co and input channel ci, which must lie in co's
+ * group: weights hold ci / groups input channels per output channel. */
 static inline size_t w_index(const lg_conv_desc *d, int co, int ci, int i, int j) {
-    return (((size_t)co * d->ci + ci) * d->kh + i) * d->kw + j;
+    const int cig = d->ci / lg_conv_groups(d);
+    return (((size_t)co * cig + ci % cig) * d->kh + i) * d->kw + j;
+}
+
+/* Input channels [*c0, *c1) that output channel o reads. */
+static inline void in_range(const lg_conv_desc *d, int o, int *c0, int *c1) {
+    const int g = lg_conv_groups(d), cig = d->ci / g, cog = d->co / g;
+    *c0 = o / cog * cig;
+    *c1 = *c0 + cig;
 }
 
 static inline size_t y_index(const lg_conv_desc *d, int n, int co, int oh, int ow) {
     return (((size_t)n * d->co + co) * d->ho + oh) * d->wo + ow;
 }
 
-/* y[n,o,oh,ow] = b[o] + sum_{c,i,j} w[o,c,i,j] x[n,c,oh*s-p+i,ow*s-p+j] */
+/* y[n,o,oh,ow] = b[o] + sum_{c,i,j} w[o,c,i,j] x[n,c,oh*s-p+i,ow*s-p+j],
+ * c over o's group */
 static lg_status ref_conv_fwd(const lg_conv_desc *d, const float *x, const float *w, const float *b,
                          float *y, float *ws) {
     for (int n = 0; n < d->n; n++)
@@ -44,7 +55,9 @@ static lg_status ref_conv_fwd(const lg_conv_desc *d, const float *x, const float
             for (int oh = 0; oh < d->ho; oh++)
                 for (int ow = 0; ow < d->wo; ow++) {
                     double s = b ? b[o] : 0;
-                    for (int c = 0; c < d->ci; c++)
+                    int c0, c1;
+                    in_range(d, o, &c0, &c1);
+                    for (int c = c0; c < c1; c++)
                         for (int i = 0; i < d->kh; i++)
                             for (int j = 0; j < d->kw; j++) {
                                 long xi = x_index(d, n, c, oh * d->stride - d->pad + i,
@@ -66,7 +79,9 @@ static lg_status ref_conv_bwd_data(const lg_conv_desc *d, const float *dy, const
             for (int oh = 0; oh < d->ho; oh++)
                 for (int ow = 0; ow < d->wo; ow++) {
                     float g = dy[y_index(d, n, o, oh, ow)];
-                    for (int c = 0; c < d->ci; c++)
+                    int c0, c1;
+                    in_range(d, o, &c0, &c1);
+                    for (int c = c0; c < c1; c++)
                         for (int i = 0; i < d->kh; i++)
                             for (int j = 0; j < d->kw; j++) {
                                 long xi = x_index(d, n, c, oh * d->stride - d->pad + i,
@@ -81,7 +96,9 @@ static lg_status ref_conv_bwd_data(const lg_conv_desc *d, const float *dy, const
 static lg_status ref_conv_bwd_filter(const lg_conv_desc *d, const float *x, const float *dy, float *dw,
                                 float *db, float *ws) {
     for (int o = 0; o < d->co; o++) {
-        for (int c = 0; c < d->ci; c++)
+        int c0, c1;
+        in_range(d, o, &c0, &c1);
+        for (int c = c0; c < c1; c++)
             for (int i = 0; i < d->kh; i++)
                 for (int j = 0; j < d->kw; j++) {
                     double s = 0;
