@@ -37,8 +37,9 @@ install_venv() {
 if install_venv > "$tmp/pip.log" 2>&1; then pass python_install
 else skip_all python_install "pip install failed: $(tail -2 "$tmp/pip.log" | tr '\n' ' ')"; fi
 
-# pytest: its verdict per test becomes our PASS/FAIL line.
-(cd "$here/tests/python" && env "${san_env[@]}" LAPGAN_BIN="$bin" timeout 1800 \
+# pytest: its verdict per test becomes our PASS/FAIL line. COLUMNS keeps -v
+# from cutting a skip reason short of its "(cannot exist here)" tag.
+(cd "$here/tests/python" && env "${san_env[@]}" LAPGAN_BIN="$bin" COLUMNS=1000 timeout 1800 \
    "$venv/bin/python" -m pytest -v -p no:cacheprovider -o console_output_style=classic . \
    > "$tmp/pytest.log" 2>&1); rc=$?
 while read -r line; do

@@ -32,8 +32,10 @@
  * the transformed inputs the size of the inputs. */
 #include <omp.h>
 #include <string.h>
-#ifdef __AVX512F__
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
+/* Patches are read with masked vector gathers (AVX-512 or AVX2). */
+#define WINO_GATHER 1
 #endif
 
 #include "backend/bf16.h"
@@ -355,6 +357,29 @@ static void kernel(int ci, const float *restrict u, const float *restrict v, flo
     }
     for (int r = 0; r < RB; r++)
         for (int k = 0; k < NV; k++) _mm512_storeu_ps(out + r * T + k * VL, acc[r][k]);
+#elif defined(__AVX2__) && defined(__FMA__)
+    /* 16 ymm registers hold 4 rows x 16 tiles of accumulators (8 chains,
+     * enough to cover the FMA latency) with room for the operands; the four
+     * passes reread u and v from L1. Each sum runs over c in the same order
+     * as the AVX-512 kernel, so the bits do not depend on the ISA. */
+    for (int r0 = 0; r0 < RB; r0 += 4)
+        for (int t0 = 0; t0 < T; t0 += 16) {
+            __m256 acc[4][2];
+            for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+            for (int c = 0; c < ci; c++) {
+                const float *vc = v + (size_t)c * T + t0;
+                const __m256 v0 = _mm256_loadu_ps(vc), v1 = _mm256_loadu_ps(vc + 8);
+                for (int r = 0; r < 4; r++) {
+                    const __m256 ur = _mm256_broadcast_ss(u + (size_t)c * RB + r0 + r);
+                    acc[r][0] = _mm256_fmadd_ps(ur, v0, acc[r][0]);
+                    acc[r][1] = _mm256_fmadd_ps(ur, v1, acc[r][1]);
+                }
+            }
+            for (int r = 0; r < 4; r++) {
+                _mm256_storeu_ps(out + (r0 + r) * T + t0, acc[r][0]);
+                _mm256_storeu_ps(out + (r0 + r) * T + t0 + 8, acc[r][1]);
+            }
+        }
 #else
     float acc[RB][T];
     memset(acc, 0, sizeof acc);
@@ -479,6 +504,30 @@ INLINE void gather_avx512(const int a, const float *base, int wi, const int32_t 
                                                       base, 4));
         }
 }
+#elif defined(WINO_GATHER)
+/* The AVX2 form: each 16-tile vector as two 8-lane gathers, the lane bits
+ * of rowm & colm turned into a vector mask. Masked lanes read nothing. */
+static inline __m256 lane_mask8(unsigned bits) {
+    const __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_castsi256_ps(
+        _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)bits), lane), lane));
+}
+
+INLINE void gather_avx2(const int a, const float *base, int wi, const int32_t *off,
+                        const uint16_t *rowm, const uint16_t *colm, float *dd) {
+    const __m256i idx[2] = {_mm256_loadu_si256((const __m256i *)off),
+                            _mm256_loadu_si256((const __m256i *)(off + 8))};
+    for (int i = 0; i < a; i++)
+        for (int j = 0; j < a; j++) {
+            const unsigned mk = (unsigned)(rowm[i] & colm[j]);
+            for (int h = 0; h < 2; h++) {
+                const __m256i at = _mm256_add_epi32(idx[h], _mm256_set1_epi32(i * wi + j));
+                _mm256_storeu_ps(dd + (i * a + j) * VL + 8 * h,
+                                 _mm256_mask_i32gather_ps(_mm256_setzero_ps(), base, at,
+                                                          lane_mask8(mk >> 8 * h & 0xffu), 4));
+            }
+        }
+}
 #endif
 
 /* Step 1 for block blk: its tiles' positions (tp, *ntp of them) and
@@ -496,14 +545,14 @@ INLINE void block_inputs(const plan *pl, const int m, const int a, const float *
         tp[t].x0 = r % pl->tw * m;
     }
 
-#ifdef __AVX512F__
+#ifdef WINO_GATHER
     const size_t plane_in = (size_t)d->hi * d->wi;
     /* Lane q of vector k reads tile k*VL+q: its patch origin as an offset
      * from channel c's plane of image 0, and which patch rows and columns
      * lie inside the image as lane masks (padding and missing tiles read
      * nothing and give 0). */
     int32_t off[T];
-    __mmask16 rowm[NV][8] = {{0}}, colm[NV][8] = {{0}};
+    uint16_t rowm[NV][8] = {{0}}, colm[NV][8] = {{0}};
     if (pl->gather)
         for (int t = 0; t < T; t++) {
             off[t] = 0;
@@ -511,17 +560,21 @@ INLINE void block_inputs(const plan *pl, const int m, const int a, const float *
             const int y0 = tp[t].y0 - d->pad, x0 = tp[t].x0 - d->pad;
             off[t] = (int32_t)(tp[t].img * ci * plane_in) + y0 * d->wi + x0;
             for (int i = 0; i < a; i++) {
-                if (y0 + i >= 0 && y0 + i < d->hi) rowm[t / VL][i] |= (__mmask16)(1u << t % VL);
-                if (x0 + i >= 0 && x0 + i < d->wi) colm[t / VL][i] |= (__mmask16)(1u << t % VL);
+                if (y0 + i >= 0 && y0 + i < d->hi) rowm[t / VL][i] |= (uint16_t)(1u << t % VL);
+                if (x0 + i >= 0 && x0 + i < d->wi) colm[t / VL][i] |= (uint16_t)(1u << t % VL);
             }
         }
 #endif
     for (int c = 0; c < ci; c++)
         for (int k = 0; k < NV; k++) {
             float dd[64 * VL];
-#ifdef __AVX512F__
+#if defined(__AVX512F__)
             if (pl->gather)
                 gather_avx512(a, pl->x + c * plane_in, d->wi, off + k * VL, rowm[k], colm[k], dd);
+            else
+#elif defined(WINO_GATHER)
+            if (pl->gather)
+                gather_avx2(a, pl->x + c * plane_in, d->wi, off + k * VL, rowm[k], colm[k], dd);
             else
 #endif
                 gather_scalar(pl, a, c, tp + k * VL, nt - k * VL, dd);
