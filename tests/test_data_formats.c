@@ -4,6 +4,7 @@
  * the shared CIFAR-10 test batch when present, else generated images);
  * tests/cli/data_formats.sh checks the hostile ones through the CLI. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <lmdb.h>
@@ -126,8 +127,80 @@ static void test_npz(void) {
     lg_dataset *a = open_ds("npz", "xy.npz", 3, 0), *b = open_ds("npz", "first_two.npz", 3, 0);
     check_same(a, 1, "xy.npz (x, y; stored)");
     check_same(b, 1, "first_two.npz (arr_0, arr_1; deflated)");
+    /* np.savez stores, so its images stay in the file; a deflated entry
+     * cannot be read at random and is inflated into memory. */
+    CHECK_MSG(a && lg_dataset_streamed(a), "xy.npz (stored) is not streamed");
+    CHECK_MSG(b && !lg_dataset_streamed(b), "first_two.npz (deflated) is not in memory");
     lg_dataset_free(a);
     lg_dataset_free(b);
+}
+
+/* A .npy header (version 1.0) for uint8 of the given shape text, padded
+ * to 64 bytes as numpy pads it; returns its length. */
+static size_t npy_header(char *out, size_t cap, const char *shape) {
+    char dict[256];
+    int k = snprintf(dict, sizeof dict, "{'descr': '|u1', 'fortran_order': False, 'shape': %s, }",
+                     shape);
+    size_t hl = (size_t)k + 1;
+    while ((10 + hl) % 64) hl++;
+    if (10 + hl > cap) return 0;
+    memcpy(out, "\x93NUMPY\x01\x00", 8);
+    out[8] = (char)(hl & 255);
+    out[9] = (char)(hl >> 8);
+    memset(out + 10, ' ', hl);
+    memcpy(out + 10, dict, (size_t)k);
+    out[10 + hl - 1] = '\n';
+    return 10 + hl;
+}
+
+/* Streamed arrays are not bound by the 2 GiB that an array read into
+ * memory may have: a sparse 7.4 GB NHWC .npy reads its last image (at an
+ * offset past 2^32) correctly, and an array of 2^31 images is refused by
+ * name rather than wrapped into a negative count of images. */
+static void test_npy_huge(void) {
+    char d[64], path[4200], head[128], spec[4300];
+    CHECK(t_mkdtemp(d));
+    enum { N = 600000, S = 64 * 64 * 3 };
+    snprintf(path, sizeof path, "%s/huge.npy", d);
+    size_t hl = npy_header(head, sizeof head, "(600000, 64, 64, 3)");
+    uint8_t img[S];
+    for (int k = 0; k < S; k++) img[k] = (uint8_t)(k * 7 + 1);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0 && hl > 0);
+    if (fd < 0) return;
+    const off_t last = (off_t)hl + (off_t)(N - 1) * S;
+    CHECK(pwrite(fd, head, hl, 0) == (ssize_t)hl && pwrite(fd, img, S, last) == S);
+    close(fd);
+    snprintf(spec, sizeof spec, "npy:%s", path);
+    lg_dataset *ds = NULL;
+    CHECK_OK(lg_dataset_open(&ds, spec, 3, 0));
+    if (ds) {
+        CHECK(ds->n == N && ds->c == 3 && ds->h == 64 && ds->w == 64 && lg_dataset_streamed(ds));
+        uint8_t buf[S];
+        const uint8_t *px = NULL;
+        CHECK_OK(lg_dataset_image(ds, N - 1, buf, &px));
+        size_t bad = 0;
+        for (int c = 0; px && c < 3; c++)
+            for (int p = 0; p < 64 * 64; p++) bad += px[c * 64 * 64 + p] != img[p * 3 + c];
+        CHECK_MSG(px && bad == 0, "%zu pixels of the last image differ", bad);
+        CHECK_OK(lg_dataset_image(ds, 0, buf, &px));
+        for (int k = 0; px && k < S; k++) bad += px[k] != 0;
+        CHECK(px && bad == 0);
+    }
+    lg_dataset_free(ds);
+
+    snprintf(path, sizeof path, "%s/many.npy", d);
+    hl = npy_header(head, sizeof head, "(2147483648, 1, 1)");
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0 && pwrite(fd, head, hl, 0) == (ssize_t)hl &&
+          ftruncate(fd, (off_t)hl + ((off_t)1 << 31)) == 0);
+    if (fd >= 0) close(fd);
+    snprintf(spec, sizeof spec, "npy:%s", path);
+    ds = NULL;
+    CHECK(lg_dataset_open(&ds, spec, 1, 0) == LG_ERR_FORMAT && !ds);
+    CHECK_MSG(strstr(lg_errmsg(), "many.npy: bad .npy header: shape entries must be integers "
+                                  "below 2^31"), "got: %s", lg_errmsg());
+    t_rmtree(d);
 }
 
 static void test_zip(void) {
@@ -437,6 +510,7 @@ int main(void) {
     RUN(test_stl10);
     RUN(test_npy);
     RUN(test_npz);
+    RUN(test_npy_huge);
     RUN(test_zip);
     RUN(test_zip_jpeg);
     RUN(test_lsun);

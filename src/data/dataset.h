@@ -46,6 +46,14 @@ const char *lg_zip_path(const lg_zip *z);
 lg_status lg_zip_read(lg_zip *z, int i, size_t max, unsigned char **out, size_t *len);
 /* The check lg_zip_read makes of entry i's declared sizes, without reading it. */
 lg_status lg_zip_check_size(lg_zip *z, int i, size_t max);
+/* Stored entry i, read piecewise at any offset (thread-safe; the archive
+ * stays open meanwhile and is read by nothing else). LG_ERR_UNSUPPORTED
+ * for a compressed entry. */
+typedef struct lg_zip_entry lg_zip_entry;
+int lg_zip_stored(lg_zip *z, int i);
+lg_status lg_zip_entry_open(lg_zip *z, int i, lg_zip_entry **out, uint64_t *size);
+lg_status lg_zip_entry_pread(lg_zip_entry *e, uint64_t at, void *buf, size_t len);
+void lg_zip_entry_close(lg_zip_entry *e); /* accepts NULL */
 
 /* .npy bytes (src/data/npy.c): images into a new data set, or labels onto
  * ds; name labels messages. */

@@ -6,8 +6,9 @@
  * Labels are a 1-d integer array of N class indices 0..K-1, each used.
  * The header is parsed strictly (the three keys numpy writes, each once)
  * and the data must be exactly what the shape says. A .npy file is
- * streamed (each image read from the file when asked for); an .npz, whose
- * entries may be deflated, is read into memory. */
+ * streamed (each image read from the file when asked for), and so is an
+ * .npz whose image array is stored (np.savez); a deflated one
+ * (np.savez_compressed) is read into memory. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,10 @@
 
 #define NPY_MAX_DIMS 8
 #define NPY_MAX_SIDE 4096
-#define NPY_MAX_BYTES ((size_t)1 << 31) /* one array, as a CIFAR-10 batch file */
+#define NPY_MAX_BYTES ((size_t)1 << 31) /* an array read into memory */
+/* A streamed array costs no memory whatever its size: only the header's
+ * limits (shape entries below 2^31, sides at most 4096) bound it. */
+#define NPY_MAX_STREAMED ((size_t)1 << 62)
 #define NPY_MAX_HEADER 65536
 
 typedef struct {
@@ -141,7 +145,10 @@ static lg_status parse_dict(npy_text *t, npy_array *a) {
 }
 
 /* Parses the .npy bytes of name into a (data points into bytes). */
-static lg_status npy_parse(const unsigned char *b, size_t len, const char *name, npy_array *a) {
+/* b holds the header (at least); len is the whole array's size, data
+ * included, and max the most data bytes accepted. */
+static lg_status npy_parse(const unsigned char *b, size_t len, size_t max, const char *name,
+                           npy_array *a) {
     memset(a, 0, sizeof *a);
     LG_CHECK(len >= 10 && !memcmp(b, "\x93NUMPY", 6), LG_ERR_FORMAT,
              "%s: not a .npy file (%zu bytes, no \\x93NUMPY magic)", name, len);
@@ -162,9 +169,9 @@ static lg_status npy_parse(const unsigned char *b, size_t len, const char *name,
     for (int i = 0; i < a->ndim; i++)
         LG_CHECK(!lg_mul_overflow(count, (size_t)a->shape[i], &count), LG_ERR_FORMAT,
                  "%s: .npy shape overflows", name);
-    LG_CHECK(!lg_mul_overflow(count, (size_t)a->size, &a->nbytes) && a->nbytes <= NPY_MAX_BYTES,
+    LG_CHECK(!lg_mul_overflow(count, (size_t)a->size, &a->nbytes) && a->nbytes <= max,
              LG_ERR_FORMAT, "%s: .npy array of %zu elements of %d bytes, more than %zu bytes",
-             name, count, a->size, NPY_MAX_BYTES);
+             name, count, a->size, max);
     size_t have = len - start - hl;
     LG_CHECK(have == a->nbytes, LG_ERR_FORMAT,
              "%s: .npy data is %zu bytes, its shape and dtype '%s' need %zu%s", name, have,
@@ -233,7 +240,7 @@ static int64_t int_at(const npy_array *a, size_t i) {
 
 lg_status lg_npy_set_labels(lg_dataset *ds, const void *bytes, size_t len, const char *name) {
     npy_array a;
-    LG_TRY(npy_parse(bytes, len, name, &a));
+    LG_TRY(npy_parse(bytes, len, NPY_MAX_BYTES, name, &a));
     LG_CHECK((a.kind == 'u' || a.kind == 'i') &&
                  (a.size == 1 || a.size == 2 || a.size == 4 || a.size == 8),
              LG_ERR_FORMAT, "%s: labels have dtype '%s'; an integer type expected", name,
@@ -263,7 +270,7 @@ lg_status lg_npy_set_labels(lg_dataset *ds, const void *bytes, size_t len, const
 lg_status lg_npy_images(lg_dataset **out, const void *bytes, size_t len, const char *name,
                         const char *source) {
     npy_array a;
-    LG_TRY(npy_parse(bytes, len, name, &a));
+    LG_TRY(npy_parse(bytes, len, NPY_MAX_BYTES, name, &a));
     return images_to_ds(out, &a, name, source);
 }
 
@@ -273,68 +280,74 @@ static lg_status read_npy(const char *path, unsigned char **buf, size_t *len) {
     return lg_read_file(path, NPY_MAX_BYTES + NPY_MAX_HEADER + 12, buf, len);
 }
 
-/* A streamed .npy: the file stays open and each image is read with pread
- * (NHWC transposed to CHW) when asked for, so an array of any size costs
- * no resident memory, and a file cut short under a run fails with a
- * message rather than a fault in a mapping. */
+/* A streamed array, from a .npy file or an .npz's stored entry (np.savez
+ * stores; np.savez_compressed deflates, and a deflated entry cannot be read
+ * at random, so it is read into memory). The file stays open and each
+ * image is read when asked for (NHWC transposed to CHW), so an array of any
+ * size costs no resident memory, and a file cut short under a run fails
+ * with a message rather than a fault in a mapping. */
 typedef struct {
-    int fd;
-    uint64_t offset; /* of the data */
+    int fd;           /* the .npy file, or -1 */
+    lg_zip *z;        /* or the .npz archive and its entry */
+    lg_zip_entry *ze;
+    uint64_t offset;  /* of the data */
     npy_shape sh;
-    char path[4096];
+    char path[4400];  /* the file, or "FILE: entry 'NAME'" */
 } npy_stream;
 
 static void npy_stream_close(void *ctx) {
     npy_stream *s = ctx;
     if (s->fd >= 0) close(s->fd);
+    lg_zip_entry_close(s->ze);
+    lg_zip_close(s->z);
     free(s);
 }
+
+static lg_status read_at(const npy_stream *s, uint64_t at, void *buf, size_t len) {
+    if (s->ze) return lg_zip_entry_pread(s->ze, at, buf, len);
+    size_t got = 0;
+    while (got < len) {
+        ssize_t k = pread(s->fd, (unsigned char *)buf + got, len - got, (off_t)(at + got));
+        if (k <= 0) break;
+        got += (size_t)k;
+    }
+    LG_CHECK(got == len, LG_ERR_IO,
+             "%s: %zu of %zu bytes at offset %llu could be read (the file changed after "
+             "opening?)", s->path, got, len, (unsigned long long)at);
+    return LG_OK;
+}
+
+enum { NPY_STACK_IMAGE = 16384 }; /* NHWC images this small transpose from the stack */
 
 static lg_status npy_stream_read(void *ctx, int i, uint8_t *dst) {
     const npy_stream *s = ctx;
     const size_t hw = (size_t)s->sh.h * s->sh.w, img = hw * s->sh.c;
-    /* NCHW reads straight into dst; NHWC into a copy that is transposed. */
-    uint8_t *raw = s->sh.layout == LG_LAYOUT_NCHW ? dst : malloc(img);
+    const uint64_t at = s->offset + (uint64_t)i * img;
+    if (s->sh.layout == LG_LAYOUT_NCHW) return read_at(s, at, dst, img);
+    uint8_t small[NPY_STACK_IMAGE];
+    uint8_t *raw = img <= sizeof small ? small : malloc(img);
     LG_CHECK(raw, LG_ERR_NOMEM, "%s: out of memory", s->path);
-    size_t got = 0;
-    const off_t at = (off_t)(s->offset + (uint64_t)i * img);
-    while (got < img) {
-        ssize_t k = pread(s->fd, raw + got, img - got, at + (off_t)got);
-        if (k <= 0) break;
-        got += (size_t)k;
-    }
-    if (got < img) {
-        if (raw != dst) free(raw);
-        return lg_error(LG_ERR_IO, "%s: image %d: %zu of its %zu bytes could be read (the file "
-                        "changed after opening?)", s->path, i, got, img);
-    }
-    if (raw != dst) {
+    lg_status st = read_at(s, at, raw, img);
+    if (st == LG_OK)
         for (int ch = 0; ch < s->sh.c; ch++)
             for (size_t p = 0; p < hw; p++) dst[ch * hw + p] = raw[p * s->sh.c + ch];
-        free(raw);
-    }
-    return LG_OK;
+    if (raw != small) free(raw);
+    return st;
 }
 
 static const lg_stream_ops npy_ops = {npy_stream_read, npy_stream_close};
 
 /* The header is parsed from the first bytes (at most the largest header)
- * against the file's size, so the data is never read whole. */
-static lg_status open_npy_stream(lg_dataset **out, const char *path, const char *source) {
-    npy_stream *s = calloc(1, sizeof *s);
-    LG_CHECK(s, LG_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(s->path, sizeof s->path, "%s", path);
-    uint64_t size;
-    lg_status st = lg_open_regular(path, &s->fd, &size);
-    if (st != LG_OK) s->fd = -1;
+ * against the array's size, so the data is never read whole. Takes s. */
+static lg_status start_stream(lg_dataset **out, npy_stream *s, uint64_t size,
+                              const char *source) {
     const size_t cap = NPY_MAX_HEADER + 12, want = size < cap ? (size_t)size : cap;
-    unsigned char *head = st == LG_OK ? malloc(want ? want : 1) : NULL;
-    if (st == LG_OK && !head) st = lg_error(LG_ERR_NOMEM, "%s: out of memory", path);
-    if (st == LG_OK && pread(s->fd, head, want, 0) != (ssize_t)want)
-        st = lg_error(LG_ERR_IO, "%s: cannot read its header", path);
+    unsigned char *head = malloc(want ? want : 1);
+    lg_status st = head ? LG_OK : lg_error(LG_ERR_NOMEM, "%s: out of memory", s->path);
+    if (st == LG_OK) st = read_at(s, 0, head, want);
     npy_array a;
-    if (st == LG_OK) st = npy_parse(head, (size_t)size, path, &a);
-    if (st == LG_OK) st = image_shape(&a, path, &s->sh);
+    if (st == LG_OK) st = npy_parse(head, size, NPY_MAX_STREAMED, s->path, &a);
+    if (st == LG_OK) st = image_shape(&a, s->path, &s->sh);
     if (st == LG_OK) s->offset = (uint64_t)(a.data - head);
     free(head);
     if (st != LG_OK) {
@@ -342,6 +355,36 @@ static lg_status open_npy_stream(lg_dataset **out, const char *path, const char 
         return st;
     }
     return lg_ds_alloc_streamed(out, s->sh.n, s->sh.c, s->sh.h, s->sh.w, source, &npy_ops, s);
+}
+
+static lg_status open_npy_stream(lg_dataset **out, const char *path, const char *source) {
+    npy_stream *s = calloc(1, sizeof *s);
+    LG_CHECK(s, LG_ERR_NOMEM, "%s: out of memory", path);
+    snprintf(s->path, sizeof s->path, "%s", path);
+    uint64_t size = 0;
+    lg_status st = lg_open_regular(path, &s->fd, &size);
+    if (st != LG_OK) {
+        s->fd = -1;
+        npy_stream_close(s);
+        return st;
+    }
+    return start_stream(out, s, size, source);
+}
+
+/* Entry i of z, stored, streamed; the stream takes z. */
+static lg_status open_npz_stream(lg_dataset **out, lg_zip *z, int i, const char *source) {
+    npy_stream *s = calloc(1, sizeof *s);
+    LG_CHECK(s, LG_ERR_NOMEM, "%s: out of memory", lg_zip_path(z));
+    s->fd = -1;
+    snprintf(s->path, sizeof s->path, "%s: entry '%s'", lg_zip_path(z), lg_zip_name(z, i));
+    uint64_t size = 0;
+    lg_status st = lg_zip_entry_open(z, i, &s->ze, &size);
+    s->z = z;
+    if (st != LG_OK) {
+        npy_stream_close(s);
+        return st;
+    }
+    return start_stream(out, s, size, source);
 }
 
 lg_status lg_dataset_load_npy(lg_dataset **out, const char *images, const char *labels) {
@@ -411,7 +454,17 @@ lg_status lg_dataset_load_npz(lg_dataset **out, const char *path) {
     lg_dataset *ds = NULL;
     lg_status st = xi >= 0 ? LG_OK
                            : lg_error(LG_ERR_FORMAT, "%s: no .npy arrays in the archive", path);
-    if (st == LG_OK) st = npz_entry(z, xi, &ds);
+    /* A stored image array is streamed, and the stream keeps the archive
+     * open (its labels are read from it first); a deflated one is read. */
+    if (st == LG_OK && lg_zip_stored(z, xi)) {
+        lg_zip *stream_z;
+        st = lg_zip_open(&stream_z, path);
+        char source[4200];
+        snprintf(source, sizeof source, "npz:%s", path);
+        if (st == LG_OK) st = open_npz_stream(&ds, stream_z, xi, source);
+    } else if (st == LG_OK) {
+        st = npz_entry(z, xi, &ds);
+    }
     if (st == LG_OK && yi >= 0) st = npz_entry(z, yi, &ds);
     lg_zip_close(z);
     if (st != LG_OK) {

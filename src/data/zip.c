@@ -4,7 +4,10 @@
  * Every entry is read whole and bounded: its declared size must fit the
  * caller's limit and what deflate can produce from its compressed bytes,
  * and no more than the declared size is ever inflated, so a zip bomb costs
- * at most the limit (libzip checks each entry's CRC at its end). */
+ * at most the limit (libzip checks each entry's CRC at its end). A stored
+ * entry can also be read piecewise at any offset (lg_zip_entry), which is
+ * how an .npz written by np.savez is streamed. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,4 +186,78 @@ lg_status lg_zip_read(lg_zip *z, int i, size_t max, unsigned char **out, size_t 
     *out = buf;
     *len = size;
     return LG_OK;
+}
+
+int lg_zip_stored(lg_zip *z, int i) {
+    zip_stat_t sb;
+    zip_stat_init(&sb);
+    return z && i >= 0 && i < z->n && zip_stat_index(z->za, (zip_uint64_t)i, 0, &sb) == 0 &&
+           (sb.valid & ZIP_STAT_COMP_METHOD) && sb.comp_method == ZIP_CM_STORE;
+}
+
+/* ---- a stored entry read at any offset ----------------------------------- */
+
+struct lg_zip_entry {
+    lg_zip *z;
+    zip_file_t *f;
+    int index;
+    uint64_t size;
+    pthread_mutex_t lock; /* a zip_file_t is one thread's at a time */
+};
+
+lg_status lg_zip_entry_open(lg_zip *z, int i, lg_zip_entry **out, uint64_t *size) {
+    LG_CHECK(z && out && size && i >= 0 && i < z->n, LG_ERR_ARG,
+             "lg_zip_entry_open: bad argument");
+    *out = NULL;
+    size_t sz;
+    LG_TRY(entry_size(z, i, SIZE_MAX, &sz));
+    const char *name = lg_zip_name(z, i);
+    LG_CHECK(lg_zip_stored(z, i), LG_ERR_UNSUPPORTED, "%s: entry '%s' is compressed; only stored entries are read "
+             "piecewise", z->path, name);
+    lg_zip_entry *e = calloc(1, sizeof *e);
+    LG_CHECK(e, LG_ERR_NOMEM, "%s: out of memory", z->path);
+    e->f = zip_fopen_index(z->za, (zip_uint64_t)i, 0);
+    if (!e->f) {
+        free(e);
+        return lg_error(LG_ERR_FORMAT, "%s: entry '%s': cannot open: %s", z->path, name,
+                        zip_strerror(z->za));
+    }
+    e->z = z;
+    e->index = i;
+    e->size = sz;
+    pthread_mutex_init(&e->lock, NULL);
+    *out = e;
+    *size = sz;
+    return LG_OK;
+}
+
+lg_status lg_zip_entry_pread(lg_zip_entry *e, uint64_t at, void *buf, size_t len) {
+    const char *name = lg_zip_name(e->z, e->index);
+    LG_CHECK(at <= e->size && len <= e->size - at, LG_ERR_FORMAT,
+             "%s: entry '%s': bytes %llu..%llu asked for, the entry has %llu", e->z->path, name,
+             (unsigned long long)at, (unsigned long long)(at + len),
+             (unsigned long long)e->size);
+    pthread_mutex_lock(&e->lock);
+    size_t got = 0;
+    int ok = zip_fseek(e->f, (zip_int64_t)at, SEEK_SET) == 0;
+    while (ok && got < len) {
+        zip_int64_t k = zip_fread(e->f, (unsigned char *)buf + got, len - got);
+        if (k <= 0) break;
+        got += (size_t)k;
+    }
+    lg_status st = ok && got == len
+                       ? LG_OK
+                       : lg_error(LG_ERR_IO, "%s: entry '%s': %zu of %zu bytes at %llu could be "
+                                  "read: %s (the file changed after opening?)",
+                                  e->z->path, name, got, len, (unsigned long long)at,
+                                  zip_file_strerror(e->f));
+    pthread_mutex_unlock(&e->lock);
+    return st;
+}
+
+void lg_zip_entry_close(lg_zip_entry *e) {
+    if (!e) return;
+    zip_fclose(e->f);
+    pthread_mutex_destroy(&e->lock);
+    free(e);
 }
