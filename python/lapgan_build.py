@@ -25,7 +25,7 @@ int lg_get_threads(void);
 typedef struct { int size; int fc; int zdim; ...; } lg_level_desc;
 typedef struct {
     char name[...]; int c; int levels; lg_level_desc level[...]; int crop; int nclasses;
-    int batch; ...;
+    int batch; int flip; ...;
 } lg_model_desc;
 lg_status lg_preset(const char *name, lg_model_desc *out);
 void lg_model_desc_adam(lg_model_desc *m);

@@ -7,8 +7,16 @@ the C library liblapgan with cffi.
 
 Errors raise lapgan.Error with the library's one-line message.
 """
-from ._core import Error, Model, save_grid, train, version
-from . import eval  # noqa: F401  (lapgan.eval.parzen)
+import os as _os
+
+# OpenMP threads that sleep at barriers instead of spinning keep a shared
+# machine usable (src/cli/main.c measured 6x under load). libgomp reads the
+# policy once, when it loads, which is with liblapgan just below unless
+# something imported earlier loaded it. A user's own setting wins.
+_os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+from ._core import Error, Model, save_grid, train, version  # noqa: E402
+from . import eval  # noqa: F401,E402  (lapgan.eval.parzen)
 
 __version__ = version()
 __all__ = ["Error", "Model", "train", "save_grid", "eval", "__version__"]

@@ -242,7 +242,7 @@ def lgpy_progress(ud, p):
 def train(out, preset="fashion", model=None, data="fashion", images=None, labels=None,
           layout="NCHW", steps=1000, batch=None, seed=1, levels=None, class_conditional=False,
           adam=False, dcgan=False, authors_init=False, ckpt_every=500, sample_every=500, log_every=50,
-          resume=False, force=False, progress=None, threads=None, precision="fp32"):
+          resume=False, force=False, progress=None, threads=None, precision="fp32", flip=False):
     """Trains a LAPGAN into run directory `out` and returns its Model (None
     while levels= leaves some level of the run untrained).
 
@@ -257,6 +257,8 @@ def train(out, preset="fashion", model=None, data="fashion", images=None, labels
     --authors-init` (the authors' CIFAR-10 initialisation). An exception in the callback (Ctrl-C
     included) stops training after a checkpoint and is re-raised. precision="bf16":
     `lapgan train --precision bf16` (bf16 convolutions, fp32 weights and checkpoints).
+    flip=True: `lapgan train --flip` (each training image mirrored left-right with
+    probability 1/2, drawn from the seed, so a resumed run stays bit-identical).
     """
     if layout not in ("NCHW", "NHWC"):
         raise Error(f"layout '{layout}': NCHW or NHWC")
@@ -265,6 +267,8 @@ def train(out, preset="fashion", model=None, data="fashion", images=None, labels
     ds = _dataset(data, images, labels, layout, base.c, 0 if base.crop else base.level[0].size)
     d = _model_desc(preset, model, class_conditional, ds.nclasses, adam, dcgan, batch,
                     authors_init)
+    if flip:
+        d.flip = 1
     mask = 0
     for k in levels or []:
         mask |= 1 << k

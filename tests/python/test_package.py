@@ -1,6 +1,7 @@
 """The Python package against the CLI of the same build."""
 import os
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -68,6 +69,32 @@ def test_train_from_numpy_equals_cli_run(bin, tiny_runs, fashion_small, tmp_path
                      steps=4, class_conditional=True, threads=2)
     assert m.nclasses == 10
     run(bin, "diff", d / "cc", tmp_path / "py")  # every tensor bit for bit
+
+
+def test_flip_as_the_cli(bin, tiny_runs, fashion_small, tmp_path):
+    """flip=True is `lapgan train --flip`: the same tensors bit for bit, and
+    not those of the run without it."""
+    d, data = tiny_runs
+    run(bin, "train", "--preset", "tiny", "--data", data, "--steps", "4", "--val", "0",
+        "--quiet", "--out", tmp_path / "cli", "--threads", "2", "--flip")
+    x, y = fashion_small
+    lapgan.train(str(tmp_path / "py"), preset="tiny", images=x[:, None], labels=y, steps=4,
+                 threads=2, flip=True)
+    run(bin, "diff", tmp_path / "cli", tmp_path / "py")
+    p = subprocess.run([bin, "diff", d / "u", tmp_path / "py"], capture_output=True, text=True)
+    assert p.returncode != 0, "flip=True trained the same tensors as no flip"
+
+
+def test_wait_policy_defaults_to_passive():
+    """Importing lapgan makes OpenMP threads sleep at barriers unless the
+    user chose otherwise (libgomp reads the variable when it loads)."""
+    code = "import os, lapgan; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "passive", out.stderr
+    env["OMP_WAIT_POLICY"] = "active"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "active", out.stderr
 
 
 def test_errors_raise_with_the_library_message(tmp_path, fashion_small):
