@@ -144,9 +144,9 @@ static lg_status parse_dict(npy_text *t, npy_array *a) {
     return LG_OK;
 }
 
-/* Parses the .npy bytes of name into a (data points into bytes). */
-/* b holds the header (at least); len is the whole array's size, data
- * included, and max the most data bytes accepted. */
+/* Parses the .npy bytes of name into a (data points into b). b holds the
+ * header at least; len is the whole array's size, data included, and max
+ * the most data bytes accepted. */
 static lg_status npy_parse(const unsigned char *b, size_t len, size_t max, const char *name,
                            npy_array *a) {
     memset(a, 0, sizeof *a);
@@ -454,8 +454,9 @@ lg_status lg_dataset_load_npz(lg_dataset **out, const char *path) {
     lg_dataset *ds = NULL;
     lg_status st = xi >= 0 ? LG_OK
                            : lg_error(LG_ERR_FORMAT, "%s: no .npy arrays in the archive", path);
-    /* A stored image array is streamed, and the stream keeps the archive
-     * open (its labels are read from it first); a deflated one is read. */
+    /* A stored image array is streamed through a second handle on the
+     * archive, which the stream owns; a deflated one is read into memory.
+     * Labels are read whole through this handle. */
     if (st == LG_OK && lg_zip_stored(z, xi)) {
         lg_zip *stream_z;
         st = lg_zip_open(&stream_z, path);
