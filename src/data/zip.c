@@ -212,8 +212,9 @@ lg_status lg_zip_entry_open(lg_zip *z, int i, lg_zip_entry **out, uint64_t *size
     size_t sz;
     LG_TRY(entry_size(z, i, SIZE_MAX, &sz));
     const char *name = lg_zip_name(z, i);
-    LG_CHECK(lg_zip_stored(z, i), LG_ERR_UNSUPPORTED, "%s: entry '%s' is compressed; only stored entries are read "
-             "piecewise", z->path, name);
+    LG_CHECK(lg_zip_stored(z, i), LG_ERR_UNSUPPORTED,
+             "%s: entry '%s' is compressed; only stored entries are read piecewise", z->path,
+             name);
     lg_zip_entry *e = calloc(1, sizeof *e);
     LG_CHECK(e, LG_ERR_NOMEM, "%s: out of memory", z->path);
     e->f = zip_fopen_index(z->za, (zip_uint64_t)i, 0);
@@ -231,13 +232,18 @@ lg_status lg_zip_entry_open(lg_zip *z, int i, lg_zip_entry **out, uint64_t *size
     return LG_OK;
 }
 
+/* The entry's name is looked up only for a message: the hot path touches
+ * nothing of the archive but this entry's file, under its lock. */
 lg_status lg_zip_entry_pread(lg_zip_entry *e, uint64_t at, void *buf, size_t len) {
-    const char *name = lg_zip_name(e->z, e->index);
-    LG_CHECK(at <= e->size && len <= e->size - at, LG_ERR_FORMAT,
-             "%s: entry '%s': bytes %llu..%llu asked for, the entry has %llu", e->z->path, name,
-             (unsigned long long)at, (unsigned long long)(at + len),
-             (unsigned long long)e->size);
     pthread_mutex_lock(&e->lock);
+    if (at > e->size || len > e->size - at) {
+        lg_status st = lg_error(LG_ERR_FORMAT,
+                                "%s: entry '%s': bytes %llu..%llu asked for, the entry has %llu",
+                                e->z->path, lg_zip_name(e->z, e->index), (unsigned long long)at,
+                                (unsigned long long)(at + len), (unsigned long long)e->size);
+        pthread_mutex_unlock(&e->lock);
+        return st;
+    }
     size_t got = 0;
     int ok = zip_fseek(e->f, (zip_int64_t)at, SEEK_SET) == 0;
     while (ok && got < len) {
@@ -249,7 +255,8 @@ lg_status lg_zip_entry_pread(lg_zip_entry *e, uint64_t at, void *buf, size_t len
                        ? LG_OK
                        : lg_error(LG_ERR_IO, "%s: entry '%s': %zu of %zu bytes at %llu could be "
                                   "read: %s (the file changed after opening?)",
-                                  e->z->path, name, got, len, (unsigned long long)at,
+                                  e->z->path, lg_zip_name(e->z, e->index), got, len,
+                                  (unsigned long long)at,
                                   zip_file_strerror(e->f));
     pthread_mutex_unlock(&e->lock);
     return st;
