@@ -57,13 +57,14 @@ static void run_dnnl_p(problem *p, int dir, int bf16) {
 static void run_dnnl(problem *p, int dir) { run_dnnl_p(p, dir, 0); }
 static void run_dnnl_bf16(problem *p, int dir) { run_dnnl_p(p, dir, 1); }
 
-/* Winograd has no backward-weights: that row is left out. */
+/* Winograd backward-weights exists for F(4x4) in AVX-512 builds only: the
+ * row is left out elsewhere. */
 static void run_wino(problem *p, int dir, int m, int bf16) {
     if (dir == DIR_FWD) lg_wino_conv_fwd_p(&p->d, m, bf16, p->x, p->w, p->b, p->y, p->ws);
     if (dir == DIR_BWD_DATA) lg_wino_conv_bwd_data_p(&p->d, m, bf16, p->dy, p->w, p->dx, p->ws);
-#ifdef __AVX512BF16__
-    if (dir == DIR_BWD_FILTER && bf16)
-        lg_wino_conv_bwd_filter_bf16(&p->d, p->x, p->dy, p->dw, p->db, p->ws);
+#ifdef __AVX512F__
+    if (dir == DIR_BWD_FILTER && m == 4)
+        lg_wino_conv_bwd_filter_p(&p->d, bf16, p->x, p->dy, p->dw, p->db, p->ws);
 #endif
 }
 /* The cpu backend as training calls it: Winograd or oneDNN per shape. */
@@ -206,9 +207,10 @@ int main(int argc, char **argv) {
         for (size_t k = 0; k < sizeof impls / sizeof *impls; k++) {
             if (!listed(only_impl, impls[k].name)) continue;
             lg_dnnl_conv_set_layout(impls[k].layout);
-            const int ndir = impls[k].fn == run_wino2 || impls[k].fn == run_wino4
+            const int ndir = impls[k].fn == run_wino2 ||
+                                     (impls[k].fn == run_wino4 && !lg_wino_wgrad_available())
                                  ? DIR_BWD_FILTER
-                                                                                   : NDIR;
+                                 : NDIR;
             double total = 0;
             for (int dir = 0; dir < ndir; dir++) {
                 double t = time_dir(impls[k].fn, &p, dir, reps);

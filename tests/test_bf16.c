@@ -561,7 +561,7 @@ static void check_wino(int n, int ci, int h, int co, int pad) {
     memcpy(dwr, dw, sizeof(float) * nw);
     fill(db, (size_t)co, 15, -1, 1);
     memcpy(dbr, db, sizeof(float) * co);
-    lg_wino_conv_bwd_filter_bf16(&d, x, dy, dw, db, ws);
+    lg_wino_conv_bwd_filter_p(&d, 1, x, dy, dw, db, ws);
     ref->conv_bwd_filter(&d, x, dy, dwr, dbr, NULL);
     wino_wgrad_bound(&d, x, dy, wb);
     for (size_t i = 0; i < nw; i++) wb[i] += 0x1p-23 * fabs(dwr[i]); /* the final add and ref's rounding */

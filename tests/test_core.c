@@ -32,6 +32,31 @@ static void test_rng_same_for_any_thread_count(void) {
     free(b);
 }
 
+/* A fill is element i = lo + (hi - lo) u01(word i % 4 of block offset + i / 4),
+ * fused, whichever path (16 blocks per vector or one at a time) made it;
+ * offsets straddle a carry into the counter's high word. */
+static void test_rng_uniform_is_philox(void) {
+    const uint64_t offsets[] = {0, 5, 0xFFFFFFF8ull, 0x1FFFFFFFFull - 3, UINT64_MAX - 40};
+    const size_t sizes[] = {1, 63, 64, 65, 130, 1027};
+    float out[1027];
+    int bad = 0;
+    for (size_t o = 0; o < sizeof offsets / sizeof *offsets; o++)
+        for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+            lg_rng r;
+            lg_rng_init(&r, 0x9E3779B97F4A7C15ull, 3);
+            r.offset = offsets[o];
+            lg_rng_uniform(&r, out, sizes[k], -0.5f, 2.0f);
+            CHECK(r.offset == offsets[o] + (sizes[k] + 3) / 4);
+            for (size_t i = 0; i < sizes[k]; i++) {
+                uint32_t x[4];
+                lg_philox(0x9E3779B97F4A7C15ull, 3, offsets[o] + i / 4, x);
+                const float u = (float)(x[i % 4] >> 8) * (1.0f / 16777216.0f);
+                bad += out[i] != fmaf(2.5f, u, -0.5f);
+            }
+        }
+    CHECK_MSG(bad == 0, "%d uniforms differ from Philox", bad);
+}
+
 static void test_rng_moments(void) {
     const size_t n = 1 << 20;
     float *a = lg_alloc_floats(n);
@@ -143,6 +168,7 @@ static void test_tensor_checks(void) {
 int main(void) {
     RUN(test_philox_known_answers);
     RUN(test_rng_same_for_any_thread_count);
+    RUN(test_rng_uniform_is_philox);
     RUN(test_rng_moments);
     RUN(test_rng_streams_and_resume);
     RUN(test_rng_below_and_shuffle);

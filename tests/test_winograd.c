@@ -30,7 +30,7 @@
 #endif
 
 static const double tol[5] = {0, 0, 3e-5, 0, 5e-5};
-static double worst[5][2]; /* [m][fwd, bwd_data] */
+static double worst[5][3]; /* [m][fwd, bwd_data, bwd_weights] */
 
 static void fill(float *x, size_t n, uint64_t seed, float lo, float hi) {
     lg_rng r;
@@ -56,6 +56,38 @@ static lg_conv_desc desc_of(shape s) {
     return (lg_conv_desc){.n = s.n, .ci = s.ci, .hi = s.h, .wi = s.w, .co = s.co, .kh = 5,
                           .kw = 5, .stride = 1, .pad = s.pad, .ho = s.h + 2 * s.pad - 4,
                           .wo = s.w + 2 * s.pad - 4};
+}
+
+/* Backward-weights (F(4x4) only), added onto what dw and db held: the
+ * increments against ref's. The sum runs over tiles instead of channels,
+ * through the same transforms, so the forward's tolerance applies. */
+static void check_wgrad(const lg_conv_desc *d, const float *x, const float *dy, float *ws,
+                        int pad) {
+#ifdef __AVX512F__
+    const size_t nw = (size_t)d->co * d->ci * 25;
+    float *dw = lg_alloc_floats(nw), *dwr = lg_alloc_floats(nw), *db = lg_alloc_floats(d->co);
+    float *dbr = lg_alloc_floats(d->co), *w0 = lg_alloc_floats(nw);
+    if (!dw || !dwr || !db || !dbr || !w0) {
+        CHECK(!"allocation failed");
+    } else {
+        fill(w0, nw, 7, -1, 1);
+        memcpy(dw, w0, sizeof(float) * nw);
+        memcpy(dwr, w0, sizeof(float) * nw);
+        fill(db, d->co, 8, -1, 1);
+        memcpy(dbr, db, sizeof(float) * d->co);
+        lg_wino_conv_bwd_filter_p(d, 0, x, dy, dw, db, ws);
+        lg_backend_get(LG_BACKEND_REF)->conv_bwd_filter(d, x, dy, dwr, dbr, NULL);
+        for (size_t i = 0; i < nw; i++) dw[i] -= w0[i], dwr[i] -= w0[i];
+        const double ew = rel_inf(dw, dwr, nw), eb = rel_inf(db, dbr, d->co);
+        CHECK_MSG(ew < tol[4], "F(4) bwd_weights %dx%dx%dx%d>%d pad %d: error %.3g", d->n, d->ci,
+                  d->hi, d->wi, d->co, pad, ew);
+        CHECK_MSG(eb < 1e-5, "F(4) bwd bias error %.3g", eb);
+        if (!(ew <= worst[4][2])) worst[4][2] = ew;
+    }
+    lg_free(dw), lg_free(dwr), lg_free(db), lg_free(dbr), lg_free(w0);
+#else
+    (void)d, (void)x, (void)dy, (void)ws, (void)pad;
+#endif
 }
 
 /* Both directions of one shape with tile m, bias or not; the workspace is
@@ -96,6 +128,7 @@ static void check_shape(shape s, int m, int bias) {
     CHECK_MSG(eb < tol[m], "F(%d) bwd_data %dx%dx%dx%d>%d pad %d: error %.3g", m, s.n, s.ci, s.h,
               s.w, s.co, s.pad, eb);
     if (!(eb <= worst[m][1])) worst[m][1] = eb;
+    if (m == 4 && lg_wino_wgrad_available()) check_wgrad(&d, x, dy, ws, s.pad);
 
     int intact = 1;
     for (size_t i = 0; i < guard; i++) intact &= ws[nws + i] == 1234.5f;
@@ -186,6 +219,15 @@ static void test_algo_selection(void) {
     CHECK(lg_cpu_conv_wino_tile(&thin, 0) == 0 && lg_cpu_conv_wino_tile(&thin, 1) == 0);
     CHECK(lg_cpu_conv_wino_tile(&to3, 0) == 0 && lg_cpu_conv_wino_tile(&to3, 1) == 4);
     CHECK(lg_cpu_conv_wino_tile(&s2, 0) == 0);
+    /* backward-weights: wide inputs (any output count), AVX-512 builds only */
+    const int wg = lg_wino_wgrad_available();
+    CHECK(lg_cpu_conv_wino_wgrad(&wide5) == wg && lg_cpu_conv_wino_wgrad(&to3) == wg);
+    CHECK(!lg_cpu_conv_wino_wgrad(&thin) && !lg_cpu_conv_wino_wgrad(&s2));
+    lg_cpu_conv_set_algo(LG_CONV_ALGO_DNNL);
+    CHECK(!lg_cpu_conv_wino_wgrad(&wide5));
+    lg_cpu_conv_set_algo(LG_CONV_ALGO_WINOGRAD4);
+    CHECK(lg_cpu_conv_wino_wgrad(&thin) == wg);
+    lg_cpu_conv_set_algo(LG_CONV_ALGO_AUTO);
 }
 
 /* A conv layer through the cpu table forced onto Winograd: input and weight
@@ -263,9 +305,10 @@ static void test_layer_gradients(void) {
 
 static void test_report(void) {
     printf("# worst rel error F(2x2,5x5): fwd %.3g bwd_data %.3g; F(4x4,5x5): fwd %.3g "
-           "bwd_data %.3g\n",
-           worst[2][0], worst[2][1], worst[4][0], worst[4][1]);
+           "bwd_data %.3g bwd_weights %.3g\n",
+           worst[2][0], worst[2][1], worst[4][0], worst[4][1], worst[4][2]);
     CHECK(worst[2][0] > 0 && worst[4][0] > 0);
+    CHECK(!lg_wino_wgrad_available() || worst[4][2] > 0);
 }
 
 int main(void) {

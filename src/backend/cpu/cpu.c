@@ -59,6 +59,22 @@ int lg_cpu_conv_wino_tile(const lg_conv_desc *d, int bwd_data) {
     }
 }
 
+/* Backward-weights through Winograd F(4x4) (AVX-512 builds): measured in
+ * bench/README.md ("Winograd backward-weights"), 2.9x oneDNN's fp32 kernel
+ * and 1.4x its bf16 one on 128 -> 128 maps, still ahead with 3 output
+ * maps, behind both with a handful of input maps. Forcing any Winograd
+ * algorithm forces it here too. */
+int lg_cpu_conv_wino_wgrad(const lg_conv_desc *d) {
+    if (!lg_wino_supported(d) || !lg_wino_wgrad_available()) return 0;
+    switch (current()) {
+    case LG_CONV_ALGO_WINOGRAD2:
+    case LG_CONV_ALGO_WINOGRAD4:
+    case LG_CONV_ALGO_WINOGRAD: return 1;
+    case LG_CONV_ALGO_AUTO: return d->ci >= 32;
+    default: return 0;
+    }
+}
+
 /* ---- bf16 ----------------------------------------------------------------- */
 
 /* AMX-BF16 from CPUID (leaf 7: EDX bit 22) with the OS saving the tile
@@ -82,12 +98,14 @@ int lg_cpu_has_bf16(void) {
 }
 
 /* Whether the bf16 table's Winograd layers multiply in bf16. By default
- * they keep the float32 Winograd kernel: its error is float32-sized, while
- * a bf16 multiply, which F(4x4,5x5)'s transforms amplify, leaves a relative
- * error of about 4.5% (docs/nn.md) and in the quality check of docs/eval.md
- * one of its two runs fell outside the fp32 seeds' FD spread. The other
- * convolutions and every backward-weights pass run in bf16 either way.
- * LG_BF16_WINOGRAD=bf16 asks for the bf16 multiply (faster); read once. */
+ * they keep the float32 Winograd kernels (all three directions): their
+ * error is float32-sized and they are faster than oneDNN's bf16 direct
+ * kernels on those layers, while a bf16 multiply, which F(4x4,5x5)'s
+ * transforms amplify, leaves a relative error of about 4.5% (docs/nn.md)
+ * and in the quality check of docs/eval.md one of its two runs fell
+ * outside the fp32 seeds' FD spread. The other convolutions run in bf16
+ * either way. LG_BF16_WINOGRAD=bf16 asks for the bf16 multiply (faster);
+ * read once. */
 static int wino_mult_bf16(void) {
     static int v = -1;
     if (v < 0) {
@@ -156,11 +174,9 @@ static lg_status conv_bwd_filter(const lg_conv_desc *d, int bf16, const float *x
         lg_cpu_im2col_conv_bwd_filter(d, x, dy, dw, db, ws);
         return LG_OK;
     }
-    /* Winograd's bf16 backward-weights only when forced: 1.8x oneDNN's bf16
-     * kernel here, at 20x its error (bench/README.md, "bf16") */
-#ifdef __AVX512BF16__
-    if (bf16 && current() == LG_CONV_ALGO_WINOGRAD && lg_wino_supported(d)) {
-        lg_wino_conv_bwd_filter_bf16(d, x, dy, dw, db, ws);
+#ifdef __AVX512F__
+    if (lg_cpu_conv_wino_wgrad(d)) {
+        lg_wino_conv_bwd_filter_p(d, bf16 && wino_mult_bf16(), x, dy, dw, db, ws);
         return LG_OK;
     }
 #endif
@@ -200,8 +216,8 @@ const lg_backend lg_backend_cpu_table = {
     .name = "cpu",
     .gemm = cpu_gemm,
     /* oneDNN for every convolution (2-3.6x im2col + OpenBLAS on the 5x5
-     * layers) except the forward and backward-data passes of the wide
-     * stride-1 5x5 ones, which go to Winograd (bench/README.md). */
+     * layers) except the wide stride-1 5x5 ones, which go to Winograd
+     * (bench/README.md). */
     .conv_workspace = f32_workspace,
     .conv_fwd = f32_fwd,
     .conv_bwd_data = f32_bwd_data,
@@ -209,9 +225,8 @@ const lg_backend lg_backend_cpu_table = {
 };
 
 /* Mixed precision: oneDNN's bf16 primitives (bf16 operands, float32 sums)
- * for every convolution the fp32 rule gives to oneDNN and for every
- * backward-weights pass; the Winograd layers' forward and backward-data
- * keep the fp32 kernel unless LG_BF16_WINOGRAD=bf16 (wino_mult_bf16).
+ * for every convolution the fp32 rule gives to oneDNN; the Winograd layers
+ * keep the fp32 kernels unless LG_BF16_WINOGRAD=bf16 (wino_mult_bf16).
  * GEMMs (linear layers, a few percent of a step) stay float32; every
  * buffer a net holds stays float32. */
 const lg_backend lg_backend_cpu_bf16_table = {

@@ -51,4 +51,7 @@ int lg_cpu_conv_algo_parse(const char *s);
 /* The Winograd tile edge the table uses now for d's forward pass
  * (bwd_data 0) or backward-data pass (1): 2 or 4, 0 for none. */
 int lg_cpu_conv_wino_tile(const lg_conv_desc *d, int bwd_data);
+/* Whether the table runs d's backward-weights pass through Winograd
+ * F(4x4) now (only in builds with AVX-512 code). */
+int lg_cpu_conv_wino_wgrad(const lg_conv_desc *d);
 #endif

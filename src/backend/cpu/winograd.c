@@ -154,8 +154,8 @@ int lg_wino_supported(const lg_conv_desc *d) {
            d->ho > 0 && d->wo > 0;
 }
 
-#ifdef __AVX512BF16__
-static size_t wg_workspace(const lg_conv_desc *d);
+#ifdef __AVX512F__
+static size_t wg_workspace(const lg_conv_desc *d, int bf16);
 #endif
 
 int lg_wino_bf16_available(void) {
@@ -178,8 +178,8 @@ size_t lg_wino_conv_workspace_p(const lg_conv_desc *d, int bf16) {
                        (size_t)slots_max() * slot_floats(e, m, bf16);
             if (n > need) need = n;
         }
-#ifdef __AVX512BF16__
-    if (bf16 && wg_workspace(d) > need) need = wg_workspace(d);
+#ifdef __AVX512F__
+    if (wg_workspace(d, bf16) > need) need = wg_workspace(d, bf16);
 #endif
     return need;
 }
@@ -613,31 +613,32 @@ INLINE void block(const plan *pl, const int m, const int a, const float *at, con
 static void block2(const plan *pl, int blk, float *slot) { block(pl, 2, 6, AT2, BT2, blk, slot); }
 static void block4(const plan *pl, int blk, float *slot) { block(pl, 4, 8, AT4, BT4, blk, slot); }
 
-/* ---- backward-weights in bf16 ------------------------------------------ */
-#ifdef __AVX512BF16__
+/* ---- backward-weights ---------------------------------------------------- */
+#ifdef __AVX512F__
 /* F(4x4,5x5) only. dU[p][o][c] = sum over tiles of dX[p][o][t] V[p][c][t]
  * (dX = A dY A^T, the gradient of a tile's A^T X A), then
  * dw[o][c] += G^T dU[o][c] G. Each thread sums its statically assigned
  * blocks into its own dU and the threads' dU are added in thread order, so
- * the result depends on the thread count only, as oneDNN's does. The tile
- * sum runs on vdpbf16ps over pairs of tiles: V is transformed with the
- * channels in the vector lanes ([p][t][c], so two tiles' rows pair up as
- * vt[p][t/2][c] words) and dX with the tiles in the lanes ([p][o][t], whose
- * bf16 rounding is already gx[p][o][t/2] in pair order). */
-enum { CV = 2 * VL }; /* input channels per kernel call */
+ * the result depends on the thread count only, as oneDNN's does. V is
+ * transformed with the channels in the vector lanes ([p][t][c]) and dX
+ * with the tiles in the lanes ([p][o][t]), so the tile sum is a GEMM whose
+ * long dimension is the block's tiles. float32: an FMA per tile. bf16: the
+ * tile sum runs on vdpbf16ps over pairs of tiles, V's rows paired up as
+ * vt[p][t/2][c] words and dX rounded to gx[p][o][t/2] in pair order. */
+enum { CV = NV * VL }; /* input channels per kernel call: its NV vectors */
 
 static int cipad_of(int ci) { return (ci + CV - 1) / CV * CV; }
 
-static size_t wg_slot_floats(const lg_conv_desc *d) {
+static size_t wg_slot_floats(const lg_conv_desc *d, int bf16) {
     const size_t p2 = 64, cp = (size_t)cipad_of(d->ci), op = (size_t)copad_of(d->co);
-    return round16(p2 * T * cp) + round16(p2 * op * T) + round16(p2 * (T / 2) * cp) +
-           round16(p2 * op * (T / 2));
+    return round16(p2 * T * cp) + round16(p2 * op * T) +
+           (bf16 ? round16(p2 * (T / 2) * cp) + round16(p2 * op * (T / 2)) : 0);
 }
 static size_t wg_du_floats(const lg_conv_desc *d) {
     return round16((size_t)64 * copad_of(d->co) * cipad_of(d->ci));
 }
-static size_t wg_workspace(const lg_conv_desc *d) {
-    return (size_t)slots_max() * (wg_slot_floats(d) + wg_du_floats(d));
+static size_t wg_workspace(const lg_conv_desc *d, int bf16) {
+    return (size_t)slots_max() * (wg_slot_floats(d, bf16) + wg_du_floats(d));
 }
 
 /* dX[(i*a+j)*os] = (A dY A^T)[i][j] for 16 tiles; dy is [m*m][VL]. */
@@ -672,9 +673,28 @@ INLINE void tf_grad(const int m, const int a, const float *at, const float *dy, 
         }
 }
 
-/* du[r][0..CV) += sum_t2 gx[r][t2] . vt[t2][0..CV) (bf16 pairs), RB rows. */
-static void kernel_wgrad(const uint32_t *restrict gx, const uint32_t *restrict vt, size_t vstride,
+/* du[r][0..CV) += sum_t gm[r][t] vf[t][0..CV), RB rows, float32. */
+static void kernel_wgrad(const float *restrict gm, const float *restrict vf, size_t vstride,
                          float *restrict du, size_t dstride) {
+    __m512 acc[RB][NV];
+    for (int r = 0; r < RB; r++)
+        for (int k = 0; k < NV; k++) acc[r][k] = _mm512_loadu_ps(du + r * dstride + k * VL);
+    for (int t = 0; t < T; t++) {
+        __m512 vv[NV];
+        for (int k = 0; k < NV; k++) vv[k] = _mm512_loadu_ps(vf + (size_t)t * vstride + k * VL);
+        for (int r = 0; r < RB; r++) {
+            const __m512 g = _mm512_set1_ps(gm[r * T + t]);
+            for (int k = 0; k < NV; k++) acc[r][k] = _mm512_fmadd_ps(g, vv[k], acc[r][k]);
+        }
+    }
+    for (int r = 0; r < RB; r++)
+        for (int k = 0; k < NV; k++) _mm512_storeu_ps(du + r * dstride + k * VL, acc[r][k]);
+}
+
+#ifdef __AVX512BF16__
+/* The same on bf16 pairs of tiles: gx[r][t2] and vt[t2][c] words. */
+static void kernel_wgrad_bf16(const uint32_t *restrict gx, const uint32_t *restrict vt,
+                              size_t vstride, float *restrict du, size_t dstride) {
     __m512 acc[RB][NV];
     for (int r = 0; r < RB; r++)
         for (int k = 0; k < NV; k++) acc[r][k] = _mm512_loadu_ps(du + r * dstride + k * VL);
@@ -691,6 +711,39 @@ static void kernel_wgrad(const uint32_t *restrict gx, const uint32_t *restrict v
         for (int k = 0; k < NV; k++) _mm512_storeu_ps(du + r * dstride + k * VL, acc[r][k]);
 }
 
+/* vf and gm of one block as bf16 pairs of tiles, then the tile sums. */
+static void wgrad_multiply_bf16(const plan *pl, const float *vf, const float *gm, uint32_t *vt,
+                                uint32_t *gx, float *du) {
+    enum { P2 = 64 };
+    const int copad = pl->copad, cipad = cipad_of(pl->d.ci);
+    const __m512i ilv = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
+                                         24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1,
+                                         16, 0);
+    for (int p = 0; p < P2; p++) {
+        for (int t2 = 0; t2 < T / 2; t2++)
+            for (int g = 0; g < cipad / VL; g++) {
+                const float *lo = vf + ((size_t)p * T + 2 * t2) * cipad + g * VL;
+                const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(lo + cipad),
+                                                                  _mm512_loadu_ps(lo));
+                _mm512_storeu_si512(vt + ((size_t)p * (T / 2) + t2) * cipad + g * VL,
+                                    _mm512_permutexvar_epi16(ilv, both));
+            }
+        for (int o = 0; o < copad; o++) {
+            const float *src = gm + ((size_t)p * copad + o) * T;
+            _mm512_storeu_si512(gx + ((size_t)p * copad + o) * (T / 2),
+                                (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + VL),
+                                                             _mm512_loadu_ps(src)));
+        }
+    }
+    for (int p = 0; p < P2; p++)
+        for (int o = 0; o < copad; o += RB)
+            for (int c = 0; c < cipad; c += CV)
+                kernel_wgrad_bf16(gx + ((size_t)p * copad + o) * (T / 2),
+                                  vt + (size_t)p * (T / 2) * cipad + c, (size_t)cipad,
+                                  du + ((size_t)p * copad + o) * cipad + c, (size_t)cipad);
+}
+#endif
+
 /* One block of T tiles into this thread's dU. pl->x is x, pl->y holds dy. */
 static void block_wgrad(const plan *pl, int blk, float *slot, float *du) {
     enum { M = 4, A = 8, P2 = 64 };
@@ -698,8 +751,6 @@ static void block_wgrad(const plan *pl, int blk, float *slot, float *du) {
     const int ci = d->ci, co = d->co, copad = pl->copad, cipad = cipad_of(ci);
     const int t0 = blk * T, nt = pl->ntiles - t0 < T ? pl->ntiles - t0 : T;
     float *vf = slot, *gm = vf + round16((size_t)P2 * T * cipad);
-    uint32_t *vt = (uint32_t *)(gm + round16((size_t)P2 * copad * T));
-    uint32_t *gx = vt + round16((size_t)P2 * (T / 2) * cipad);
     const size_t plane_in = (size_t)d->hi * d->wi, plane_out = (size_t)d->ho * d->wo;
     tile_pos tp[T];
     for (int t = 0; t < nt; t++) {
@@ -757,43 +808,34 @@ static void block_wgrad(const plan *pl, int blk, float *slot, float *du) {
             }
             tf_grad(M, A, AT4, dt, gm + (size_t)o * T + k * VL, (size_t)copad * T);
         }
-    /* bf16 pairs of tiles */
-    const __m512i ilv = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
-                                         24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1,
-                                         16, 0);
-    for (int p = 0; p < P2; p++) {
-        for (int t2 = 0; t2 < T / 2; t2++)
-            for (int g = 0; g < cipad / VL; g++) {
-                const float *lo = vf + ((size_t)p * T + 2 * t2) * cipad + g * VL;
-                const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(lo + cipad),
-                                                                  _mm512_loadu_ps(lo));
-                _mm512_storeu_si512(vt + ((size_t)p * (T / 2) + t2) * cipad + g * VL,
-                                    _mm512_permutexvar_epi16(ilv, both));
-            }
-        for (int o = 0; o < copad; o++) {
-            const float *src = gm + ((size_t)p * copad + o) * T;
-            _mm512_storeu_si512(gx + ((size_t)p * copad + o) * (T / 2),
-                                (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + VL),
-                                                             _mm512_loadu_ps(src)));
-        }
+#ifdef __AVX512BF16__
+    if (pl->bf16) {
+        uint32_t *vt = (uint32_t *)(gm + round16((size_t)P2 * copad * T));
+        uint32_t *gx = vt + round16((size_t)P2 * (T / 2) * cipad);
+        wgrad_multiply_bf16(pl, vf, gm, vt, gx, du);
+        return;
     }
+#endif
     for (int p = 0; p < P2; p++)
         for (int o = 0; o < copad; o += RB)
             for (int c = 0; c < cipad; c += CV)
-                kernel_wgrad(gx + ((size_t)p * copad + o) * (T / 2),
-                             vt + (size_t)p * (T / 2) * cipad + c, (size_t)cipad,
-                             du + ((size_t)p * copad + o) * cipad + c, (size_t)cipad);
+                kernel_wgrad(gm + ((size_t)p * copad + o) * T, vf + (size_t)p * T * cipad + c,
+                             (size_t)cipad, du + ((size_t)p * copad + o) * cipad + c,
+                             (size_t)cipad);
 }
 
-void lg_wino_conv_bwd_filter_bf16(const lg_conv_desc *d, const float *x, const float *dy,
-                                  float *dw, float *db, float *ws) {
-    plan pl = {.d = *d, .m = 4, .alpha = 8, .x = x, .y = (float *)dy, .bf16 = 1};
+int lg_wino_wgrad_available(void) { return 1; }
+
+void lg_wino_conv_bwd_filter_p(const lg_conv_desc *d, int bf16, const float *x, const float *dy,
+                               float *dw, float *db, float *ws) {
+    bf16 = bf16 && lg_wino_bf16_available();
+    plan pl = {.d = *d, .m = 4, .alpha = 8, .x = x, .y = (float *)dy, .bf16 = bf16};
     pl.th = (d->ho + 3) / 4;
     pl.tw = (d->wo + 3) / 4;
     pl.ntiles = d->n * pl.th * pl.tw;
     pl.copad = copad_of(d->co);
     const int cipad = cipad_of(d->ci), nblocks = (pl.ntiles + T - 1) / T;
-    const size_t sf = wg_slot_floats(d), df = wg_du_floats(d);
+    const size_t sf = wg_slot_floats(d, bf16), df = wg_du_floats(d);
     int nthr = omp_get_max_threads();
     if (nthr > slots_max()) nthr = slots_max();
     if (nthr > nblocks) nthr = nblocks;
@@ -846,6 +888,8 @@ void lg_wino_conv_bwd_filter_bf16(const lg_conv_desc *d, const float *x, const f
         db[o] += (float)acc;
     }
 }
+#else
+int lg_wino_wgrad_available(void) { return 0; }
 #endif
 
 /* ---- driver ------------------------------------------------------------- */

@@ -43,14 +43,16 @@ void lg_wino_conv_fwd_p(const lg_conv_desc *d, int m, int bf16, const float *x, 
 void lg_wino_conv_bwd_data_p(const lg_conv_desc *d, int m, int bf16, const float *dy,
                              const float *w, float *dx, float *ws);
 
-/* Backward-weights of a supported d in bf16 (F(4x4,5x5)): dw += x (*) dy,
- * db += sum(dy) (db may be NULL), through the transposed transforms with
- * a bf16 multiply over pairs of tiles and float32 sums; deterministic for a
- * given thread count. Only where lg_wino_bf16_available(); ws holds
- * lg_wino_conv_workspace_p(d, 1) floats. */
-#ifdef __AVX512BF16__
-void lg_wino_conv_bwd_filter_bf16(const lg_conv_desc *d, const float *x, const float *dy,
-                                  float *dw, float *db, float *ws);
+/* Backward-weights of a supported d (F(4x4,5x5)): dw += x (*) dy,
+ * db += sum(dy) (db may be NULL), through the transposed transforms; the
+ * tile sum runs as float32 FMAs, or with bf16 != 0 (and AVX512-BF16 code)
+ * on bf16 pairs of tiles with float32 sums. Deterministic for a given
+ * thread count. Only in builds with AVX-512 code (lg_wino_wgrad_available());
+ * ws holds lg_wino_conv_workspace_p(d, bf16) floats. */
+int lg_wino_wgrad_available(void);
+#ifdef __AVX512F__
+void lg_wino_conv_bwd_filter_p(const lg_conv_desc *d, int bf16, const float *x, const float *dy,
+                               float *dw, float *db, float *ws);
 #endif
 
 /* The transform matrices of tile m (row-major): A^T [m x alpha], G [alpha x
