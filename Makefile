@@ -107,10 +107,19 @@ $(BUILD)/liblapgan-study.a: $(STUDY_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# What liblapgan.so exports: every lg_ function the public headers declare;
+# the backends, the ONNX protobuf code and every other internal stay local,
+# so a binding cannot come to depend on them.
+$(BUILD)/liblapgan.map: include/lapgan.h $(wildcard include/lapgan/*.h)
+	@mkdir -p $(@D)
+	{ echo '{ global:'; grep -ohE '\blg_[a-z0-9_]+[[:space:]]*\(' $^ | sed 's/[[:space:]]*(//; s/$$/;/' | sort -u; \
+	  echo 'local: *; };'; } > $@
+
 # liblapgan.so.X.Y.Z, with liblapgan.so.X (the soname) and liblapgan.so
 # (for -llapgan) as links to it.
-$(BUILD)/liblapgan.so: $(LIB_OBJ)
-	$(CC) -shared $(LDFLAGS) -Wl,-soname,$(SONAME) $(SO_NOUNDEF) -o $@.$(LG_VER) $^ $(LIB_LDLIBS)
+$(BUILD)/liblapgan.so: $(LIB_OBJ) $(BUILD)/liblapgan.map
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,$(SONAME) $(SO_NOUNDEF) -Wl,--version-script=$(BUILD)/liblapgan.map \
+	    -o $@.$(LG_VER) $(LIB_OBJ) $(LIB_LDLIBS)
 	ln -sf liblapgan.so.$(LG_VER) $(BUILD)/$(SONAME)
 	ln -sf liblapgan.so.$(LG_VER) $@
 

@@ -19,6 +19,14 @@ else pass so_without_study; fi
 if nm -D --defined-only "$so" | grep -q ' lg_study_'; then fail study_not_in_so
 else pass study_not_in_so; fi
 [ -f "$build/liblapgan-study.a" ] && pass study_library || fail study_library "no liblapgan-study.a"
+# Only the public API leaves the library: every exported symbol is an lg_
+# function that a header under include/ declares (no backend, no protobuf).
+exported=$(nm -D --defined-only "$so" | awk '$2 == "T" || $2 == "D" || $2 == "B" || $2 == "R" {print $3}')
+stray=$(for s in $exported; do grep -qwr -- "$s" "$here/include" || echo "$s"; done | head -5)
+if [ -n "$exported" ] && [ -z "$stray" ]; then pass exports_public_api_only
+else fail exports_public_api_only "not in include/: $(echo $stray)"; fi
+echo "$exported" | grep -qx lg_train && echo "$exported" | grep -qx lg_model_sample &&
+  pass exports_the_api || fail exports_the_api "lg_train or lg_model_sample not exported"
 
 # The example between BEGIN and END, without the comment's leading " *   ".
 sed -n '/^ \* BEGIN example$/,/^ \* END example$/p' "$here/include/lapgan.h" | sed '1d;$d' |
