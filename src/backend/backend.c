@@ -17,6 +17,7 @@ lg_status lg_backend_check(lg_backend_kind k) {
         return lg_error(LG_ERR_UNSUPPORTED,
                         "bf16 needs a CPU with AVX512-BF16 or AMX-BF16; this one has neither "
                         "(lscpu flags avx512_bf16, amx_bf16); use --precision fp32");
+    if (k == LG_BACKEND_CPU_BF16) LG_TRY(lg_cpu_bf16_settings_check());
     LG_CHECK(lg_backend_get(k), LG_ERR_ARG, "unknown backend %d", (int)k);
     return LG_OK;
 }

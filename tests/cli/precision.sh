@@ -39,3 +39,19 @@ check bf16_checkpoint_is_f32 bash -c \
   "head -c 4096 '$tmp/a/level_0.safetensors' | grep -q '\"dtype\":\"F32\"' &&
    ! head -c 4096 '$tmp/a/level_0.safetensors' | grep -q 'BF16'"
 check bench_bf16 bash -c "'$bin' bench --preset tiny --steps 1 --warmup 0 --threads 2 --precision bf16 | grep -q ', bf16$'"
+
+# LG_BF16_WINOGRAD: what the Winograd layers do in bf16 (fp32 kernels, bf16
+# multiply, or oneDNN's bf16 primitives); each trains and gives its own
+# bits, unset is dnnl on AMX and fp32 elsewhere; a value that means nothing
+# is refused before anything is written.
+expect_fail bf16_winograd_bad_value 2 "LG_BF16_WINOGRAD=fast: expected fp32, bf16 or dnnl" \
+  env LG_BF16_WINOGRAD=fast "$bin" train "${T[@]}" --steps 1 --precision bf16 --out "$tmp/wbad"
+check bf16_winograd_bad_value_no_run test ! -e "$tmp/wbad"
+for m in fp32 bf16 dnnl; do
+  env LG_BF16_WINOGRAD=$m "$bin" train "${T[@]}" --steps 4 --precision bf16 --out "$tmp/w$m" ||
+    fail "bf16_winograd_$m" "training with LG_BF16_WINOGRAD=$m failed"
+done
+differ() { ! cmp -s "$tmp/$1/level_0.safetensors" "$tmp/$2/level_0.safetensors"; }
+check bf16_winograd_modes_differ bash -c "$(declare -f differ); tmp='$tmp'; differ wfp32 wdnnl && differ wfp32 wbf16 && differ wbf16 wdnnl"
+default=wfp32; grep -qw amx_bf16 /proc/cpuinfo && default=wdnnl
+check bf16_winograd_default_is_$default cmp "$tmp/a/level_0.safetensors" "$tmp/$default/level_0.safetensors"

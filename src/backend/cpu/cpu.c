@@ -97,23 +97,51 @@ int lg_cpu_has_bf16(void) {
     return __builtin_cpu_supports("avx512bf16") || has_amx_bf16();
 }
 
-/* Whether the bf16 table's Winograd layers multiply in bf16. By default
- * they keep the float32 Winograd kernels (all three directions): their
- * error is float32-sized and they are faster than oneDNN's bf16 direct
- * kernels on those layers, while a bf16 multiply, which F(4x4,5x5)'s
- * transforms amplify, leaves a relative error of about 4.5% (docs/nn.md)
- * and in the quality check of docs/eval.md one of its two runs fell
- * outside the fp32 seeds' FD spread. The other convolutions run in bf16
- * either way. LG_BF16_WINOGRAD=bf16 asks for the bf16 multiply (faster);
- * read once. */
-static int wino_mult_bf16(void) {
-    static int v = -1;
-    if (v < 0) {
+/* What the bf16 table does with the layers the fp32 rule gives to Winograd
+ * (LG_BF16_WINOGRAD, read once):
+ *   fp32  the float32 Winograd kernels, all three directions: on AVX512-BF16
+ *         without AMX they beat oneDNN's bf16 direct kernels there (1.4-2x,
+ *         bench/README.md "bf16") with float32-sized error;
+ *   bf16  Winograd multiplying in bf16: faster still, but F(4x4,5x5)'s
+ *         transforms amplify the rounding to a 4.5% relative error
+ *         (docs/nn.md; one of two quality runs in docs/eval.md fell outside
+ *         the fp32 seeds' FD spread);
+ *   dnnl  oneDNN's bf16 primitives, like every other layer.
+ * Unset: dnnl where the CPU has AMX-BF16, whose tiles oneDNN's bf16
+ * primitives use at many times the FMA peak (not measured by this project
+ * yet: no AMX machine since the rule was made), fp32 elsewhere. */
+typedef enum { WINO_BF16_BAD = -1, WINO_BF16_DNNL, WINO_BF16_FP32, WINO_BF16_MULT } wino_bf16_mode;
+
+static wino_bf16_mode wino_bf16(void) {
+    static int v = -2;
+    if (v == -2) {
         const char *e = getenv("LG_BF16_WINOGRAD");
-        v = e && !strcmp(e, "bf16");
+        v = !e || !*e               ? (has_amx_bf16() ? WINO_BF16_DNNL : WINO_BF16_FP32)
+            : !strcmp(e, "bf16")    ? WINO_BF16_MULT
+            : !strcmp(e, "fp32")    ? WINO_BF16_FP32
+            : !strcmp(e, "dnnl")    ? WINO_BF16_DNNL
+                                    : WINO_BF16_BAD;
     }
-    return v;
+    return (wino_bf16_mode)v;
 }
+
+/* A value of LG_BF16_WINOGRAD that means nothing is an error (from
+ * lg_backend_check, and on every bf16 convolution), not a silent default. */
+lg_status lg_cpu_bf16_settings_check(void) {
+    LG_CHECK(wino_bf16() != WINO_BF16_BAD, LG_ERR_ARG,
+             "LG_BF16_WINOGRAD=%s: expected fp32, bf16 or dnnl", getenv("LG_BF16_WINOGRAD"));
+    return LG_OK;
+}
+
+/* Whether a Winograd layer runs as Winograd in this precision, and whether
+ * it multiplies in bf16 (the bf16 multiply needs this build's AVX512-BF16
+ * kernel: without it such a layer goes to oneDNN's bf16 primitives). */
+static int wino_runs(int bf16) {
+    if (!bf16) return 1;
+    const wino_bf16_mode w = wino_bf16();
+    return w == WINO_BF16_FP32 || (w == WINO_BF16_MULT && lg_wino_bf16_available());
+}
+static int wino_mult(int bf16) { return bf16 && wino_bf16() == WINO_BF16_MULT; }
 
 /* ---- the tables ------------------------------------------------------------ */
 
@@ -135,13 +163,14 @@ static lg_status no_im2col_bf16(void) {
 }
 
 /* One rule for both precisions: Winograd where lg_cpu_conv_wino_tile says
- * (in bf16 only where this build has the AVX512-BF16 kernel), im2col when
- * forced, oneDNN for everything else. */
+ * (in bf16 as wino_bf16 says), im2col when forced, oneDNN for everything
+ * else. */
 static lg_status conv_fwd(const lg_conv_desc *d, int bf16, const float *x, const float *w,
                           const float *b, float *y, float *ws) {
+    if (bf16) LG_TRY(lg_cpu_bf16_settings_check());
     int m = lg_cpu_conv_wino_tile(d, 0);
-    if (m && (!bf16 || lg_wino_bf16_available() || !wino_mult_bf16())) {
-        lg_wino_conv_fwd_p(d, m, bf16 && wino_mult_bf16(), x, w, b, y, ws);
+    if (m && wino_runs(bf16)) {
+        lg_wino_conv_fwd_p(d, m, wino_mult(bf16), x, w, b, y, ws);
         return LG_OK;
     }
     if (current() == LG_CONV_ALGO_IM2COL) {
@@ -154,9 +183,10 @@ static lg_status conv_fwd(const lg_conv_desc *d, int bf16, const float *x, const
 
 static lg_status conv_bwd_data(const lg_conv_desc *d, int bf16, const float *dy, const float *w,
                                float *dx, float *ws) {
+    if (bf16) LG_TRY(lg_cpu_bf16_settings_check());
     int m = lg_cpu_conv_wino_tile(d, 1);
-    if (m && (!bf16 || lg_wino_bf16_available() || !wino_mult_bf16())) {
-        lg_wino_conv_bwd_data_p(d, m, bf16 && wino_mult_bf16(), dy, w, dx, ws);
+    if (m && wino_runs(bf16)) {
+        lg_wino_conv_bwd_data_p(d, m, wino_mult(bf16), dy, w, dx, ws);
         return LG_OK;
     }
     if (current() == LG_CONV_ALGO_IM2COL) {
@@ -169,14 +199,15 @@ static lg_status conv_bwd_data(const lg_conv_desc *d, int bf16, const float *dy,
 
 static lg_status conv_bwd_filter(const lg_conv_desc *d, int bf16, const float *x,
                                  const float *dy, float *dw, float *db, float *ws) {
+    if (bf16) LG_TRY(lg_cpu_bf16_settings_check());
     if (current() == LG_CONV_ALGO_IM2COL) {
         if (bf16) return no_im2col_bf16();
         lg_cpu_im2col_conv_bwd_filter(d, x, dy, dw, db, ws);
         return LG_OK;
     }
 #ifdef __AVX512F__
-    if (lg_cpu_conv_wino_wgrad(d)) {
-        lg_wino_conv_bwd_filter_p(d, bf16 && wino_mult_bf16(), x, dy, dw, db, ws);
+    if (lg_cpu_conv_wino_wgrad(d) && wino_runs(bf16)) {
+        lg_wino_conv_bwd_filter_p(d, wino_mult(bf16), x, dy, dw, db, ws);
         return LG_OK;
     }
 #endif
@@ -226,7 +257,7 @@ const lg_backend lg_backend_cpu_table = {
 
 /* Mixed precision: oneDNN's bf16 primitives (bf16 operands, float32 sums)
  * for every convolution the fp32 rule gives to oneDNN; the Winograd layers
- * keep the fp32 kernels unless LG_BF16_WINOGRAD=bf16 (wino_mult_bf16).
+ * as wino_bf16 says (by default the fp32 kernels, oneDNN bf16 with AMX).
  * GEMMs (linear layers, a few percent of a step) stay float32; every
  * buffer a net holds stays float32. */
 const lg_backend lg_backend_cpu_bf16_table = {

@@ -12,6 +12,8 @@ extern const lg_backend lg_backend_cpu_bf16_table;
  * environment variable LG_NO_BF16=1 makes it answer no (tests of the
  * refusal on machines that have it). */
 int lg_cpu_has_bf16(void);
+/* LG_OK, or the error that a meaningless LG_BF16_WINOGRAD value gives. */
+lg_status lg_cpu_bf16_settings_check(void);
 
 void lg_cpu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
