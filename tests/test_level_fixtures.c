@@ -112,7 +112,7 @@ static int build_desc(const lg_safetensors *st, lg_model_desc *m) {
     CHECK_OK(lg_pyr_filter_parse(lg_st_meta(st, "filter"), &m->filter));
     int ok = m->levels == 2;
     for (int j = 0; ok && j < m->levels; j++) {
-        char key[8];
+        char key[16]; /* "l" and any int */
         snprintf(key, sizeof key, "l%d", j);
         memset(&m->level[j], 0, sizeof m->level[j]);
         m->level[j].size = sizes[j];

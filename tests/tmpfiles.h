@@ -26,7 +26,11 @@ static inline void t_rmtree(const char *dir) { nftw(dir, t__rm_entry, 16, FTW_DE
 
 /* dir/name into out (4096 bytes). */
 static inline const char *t_path(char *out, const char *dir, const char *name) {
-    snprintf(out, 4096, "%s/%s", dir, name);
+    const int n = snprintf(out, 4096, "%s/%s", dir, name);
+    if (n < 0 || n >= 4096) {
+        fprintf(stderr, "t_path: %s/%s is too long\n", dir, name);
+        abort();
+    }
     return out;
 }
 
