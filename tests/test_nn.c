@@ -559,6 +559,67 @@ static void test_concat(void) {
 
 /* ---- CPU against REF at realistic sizes ---------------------------------- */
 
+/* The activation ops of every table against ref's (double) definitions,
+ * over a batch above the threading threshold and the special values.
+ * Bounds, u = 2^-24: ReLU and LeakyReLU are one compare and at most one
+ * multiply, so exact. Sigmoid: expf (glibc: <= 1 ulp = 2u), the add and
+ * the division (u each), ref's final rounding (u): 5u |ref|. Tanh: tanhf
+ * (glibc: <= 2 ulp), ref's rounding: 5u |ref|. Backward, from the same
+ * y: Sigmoid rounds dy y, y (1 - y) and 1 - y (exact for y >= 1/2):
+ * 4u |ref|. Tanh rounds y y, whose u y^2 the subtraction from 1 can leave
+ * as all there is, then one multiply: |dy| u y^2 + 3u |ref|. */
+static void test_act_ops_match_ref(void) {
+    enum { N = 70001 };
+    const lg_layer_kind acts[] = {LG_LAYER_RELU, LG_LAYER_LEAKY_RELU, LG_LAYER_SIGMOID,
+                                  LG_LAYER_TANH};
+    const lg_backend_kind kinds[] = {LG_BACKEND_CPU, LG_BACKEND_CPU_BF16};
+    const lg_backend *ref = lg_backend_get(LG_BACKEND_REF);
+    const double u = 0x1p-24;
+    float *x = lg_alloc_floats(N), *dy = lg_alloc_floats(N), *y = lg_alloc_floats(N);
+    float *yr = lg_alloc_floats(N), *dx = lg_alloc_floats(N), *dxr = lg_alloc_floats(N);
+    fill(x, N, 31, -9, 9);
+    fill(dy, N, 32, -2, 2);
+    const float special[] = {0.0f, -0.0f, 1e-30f, -1e-30f, 88.0f, -88.0f, 1e30f, -1e30f, 0.5f};
+    memcpy(x, special, sizeof special);
+    int tables = 0;
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+        const lg_backend *be = lg_backend_get(kinds[k]);
+        if (!be) continue; /* cpu-bf16 where the CPU has no bf16 */
+        tables++;
+        for (size_t a = 0; a < sizeof acts / sizeof *acts; a++) {
+            const lg_layer_kind act = acts[a];
+            const int smooth = act == LG_LAYER_SIGMOID || act == LG_LAYER_TANH;
+            CHECK_OK(be->act_fwd(act, 0.2f, N, x, y));
+            CHECK_OK(ref->act_fwd(act, 0.2f, N, x, yr));
+            CHECK_OK(be->act_bwd(act, 0.2f, N, x, yr, dy, dx));
+            CHECK_OK(ref->act_bwd(act, 0.2f, N, x, yr, dy, dxr));
+            size_t bad_f = 0, bad_b = 0;
+            for (size_t i = 0; i < N; i++) {
+                const double ef = fabs((double)y[i] - yr[i]), eb = fabs((double)dx[i] - dxr[i]);
+                const double y2 = (double)yr[i] * yr[i];
+                const double bf = smooth ? 5 * u * fabs(yr[i]) : 0;
+                const double bb = act == LG_LAYER_SIGMOID ? 4 * u * fabs(dxr[i])
+                                  : act == LG_LAYER_TANH  ? fabs(dy[i]) * u * y2 + 3 * u * fabs(dxr[i])
+                                                          : 0;
+                bad_f += !(ef <= bf);
+                bad_b += !(eb <= bb);
+            }
+            CHECK_MSG(bad_f == 0 && bad_b == 0, "%s activation %d: %zu forward, %zu backward values "
+                      "off ref beyond the bound", be->name, (int)act, bad_f, bad_b);
+        }
+        /* in place, as nets run them */
+        memcpy(y, x, sizeof(float) * N);
+        CHECK_OK(be->act_fwd(LG_LAYER_RELU, 0, N, y, y));
+        CHECK_OK(ref->act_fwd(LG_LAYER_RELU, 0, N, x, yr));
+        CHECK(memcmp(y, yr, sizeof(float) * N) == 0);
+        CHECK_ERR(be->act_fwd(LG_LAYER_CONV2D, 0, N, x, y), LG_ERR_ARG);
+        CHECK(strstr(lg_errmsg(), "not an activation") != NULL);
+    }
+    CHECK(tables >= 1);
+    CHECK_ERR(ref->act_bwd(LG_LAYER_LINEAR, 0, N, x, yr, dy, dx), LG_ERR_ARG);
+    lg_free(x), lg_free(dy), lg_free(y), lg_free(yr), lg_free(dx), lg_free(dxr);
+}
+
 static void test_cpu_matches_ref_conv5x5(void) {
     lg_layer_spec s[] = {{.kind = LG_LAYER_CONV2D, .out = 32, .k = 5, .pad = 2}};
     const int n = 4, nx = n * 16 * 14 * 14, ny = n * 32 * 14 * 14;
@@ -1031,6 +1092,7 @@ int main(void) {
     RUN(test_featpool_values);
     RUN(test_spatial_dropout_mask);
     RUN(test_grad_activations);
+    RUN(test_act_ops_match_ref);
     RUN(test_grad_activations_in_place);
     RUN(test_grad_batchnorm);
     RUN(test_grad_dropout_shape_upsample);

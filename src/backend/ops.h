@@ -1,4 +1,4 @@
-/* The one op table. Layers call the heavy arithmetic through it and never
+/* The one op table. Layers call their arithmetic through it and never
  * know which implementation runs: ref/ is naive loops (the test oracle),
  * cpu/ is OpenBLAS/oneDNN + OpenMP in two precisions (cpu: fp32; cpu-bf16:
  * convolutions multiply bf16-rounded operands and accumulate in fp32); a
@@ -40,6 +40,14 @@ typedef struct lg_backend {
     /* dw += x (*) dy; db += sum(dy) (db may be NULL). */
     lg_status (*conv_bwd_filter)(const lg_conv_desc *d, const float *x, const float *dy, float *dw,
                             float *db, float *ws);
+    /* y = act(x) over n values, act one of LG_LAYER_RELU, LEAKY_RELU (slope
+     * for x <= 0), SIGMOID, TANH; y may be x. */
+    lg_status (*act_fwd)(lg_layer_kind act, float slope, size_t n, const float *x, float *y);
+    /* dx = dy * act'(x): ReLU and LeakyReLU read the sign of x (or of y,
+     * which has the same sign when slope >= 0), Sigmoid and Tanh read y;
+     * dx may be dy. */
+    lg_status (*act_bwd)(lg_layer_kind act, float slope, size_t n, const float *x, const float *y,
+                         const float *dy, float *dx);
 } lg_backend;
 
 /* The table of kind k, or NULL for an unknown kind or one this CPU cannot

@@ -478,7 +478,7 @@ static lg_status layer_backward(lg_layer *l, const lg_layer_ctx *c, const float 
     case LG_LAYER_RESHAPE:
         if (dx && dx != dy) memcpy(dx, dy, sizeof(float) * c->batch * lg_layer_in_numel(l));
         break;
-    default: lg_act_backward(l, c, x, dy, dx); break;
+    default: return lg_act_backward(l, c, x, dy, dx);
     }
     return LG_OK;
 }

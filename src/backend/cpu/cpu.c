@@ -253,6 +253,8 @@ const lg_backend lg_backend_cpu_table = {
     .conv_fwd = f32_fwd,
     .conv_bwd_data = f32_bwd_data,
     .conv_bwd_filter = f32_bwd_filter,
+    .act_fwd = lg_cpu_act_fwd,
+    .act_bwd = lg_cpu_act_bwd,
 };
 
 /* Mixed precision: oneDNN's bf16 primitives (bf16 operands, float32 sums)
@@ -268,4 +270,6 @@ const lg_backend lg_backend_cpu_bf16_table = {
     .conv_fwd = bf16_fwd,
     .conv_bwd_data = bf16_bwd_data,
     .conv_bwd_filter = bf16_bwd_filter,
+    .act_fwd = lg_cpu_act_fwd,
+    .act_bwd = lg_cpu_act_bwd,
 };

@@ -1,6 +1,8 @@
+#include <math.h>
 #include <string.h>
 
 #include "backend/ref/ref.h"
+#include "core/check.h"
 
 /* Element (i, j) of op(A) for a row-major A with leading dimension ld. */
 static inline float at(const float *a, int trans, int ld, int i, int j) {
@@ -121,6 +123,39 @@ static lg_status ref_conv_bwd_filter(const lg_conv_desc *d, const float *x, cons
     return LG_OK;
 }
 
+static lg_status act_kind_ok(lg_layer_kind act) {
+    if (act == LG_LAYER_RELU || act == LG_LAYER_LEAKY_RELU || act == LG_LAYER_SIGMOID ||
+        act == LG_LAYER_TANH)
+        return LG_OK;
+    return lg_error(LG_ERR_ARG, "activation op: layer kind %d is not an activation", (int)act);
+}
+
+/* The definitions, one value at a time, in double. */
+static lg_status ref_act_fwd(lg_layer_kind act, float slope, size_t n, const float *x, float *y) {
+    LG_TRY(act_kind_ok(act));
+    for (size_t i = 0; i < n; i++) {
+        const double v = x[i];
+        y[i] = (float)(act == LG_LAYER_RELU         ? (v > 0 ? v : 0.0)
+                       : act == LG_LAYER_LEAKY_RELU ? (v > 0 ? v : (double)slope * v)
+                       : act == LG_LAYER_SIGMOID    ? 1.0 / (1.0 + exp(-v))
+                                                    : tanh(v));
+    }
+    return LG_OK;
+}
+
+static lg_status ref_act_bwd(lg_layer_kind act, float slope, size_t n, const float *x,
+                             const float *y, const float *dy, float *dx) {
+    LG_TRY(act_kind_ok(act));
+    for (size_t i = 0; i < n; i++) {
+        const double g = dy[i], v = act == LG_LAYER_SIGMOID || act == LG_LAYER_TANH ? y[i] : x[i];
+        dx[i] = (float)(act == LG_LAYER_RELU         ? (v > 0 ? g : 0.0)
+                        : act == LG_LAYER_LEAKY_RELU ? (v > 0 ? g : (double)slope * g)
+                        : act == LG_LAYER_SIGMOID    ? g * v * (1.0 - v)
+                                                     : g * (1.0 - v * v));
+    }
+    return LG_OK;
+}
+
 const lg_backend lg_backend_ref_table = {
     .kind = LG_BACKEND_REF,
     .name = "ref",
@@ -129,4 +164,6 @@ const lg_backend lg_backend_ref_table = {
     .conv_fwd = ref_conv_fwd,
     .conv_bwd_data = ref_conv_bwd_data,
     .conv_bwd_filter = ref_conv_bwd_filter,
+    .act_fwd = ref_act_fwd,
+    .act_bwd = ref_act_bwd,
 };
