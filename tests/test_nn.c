@@ -620,6 +620,46 @@ static void test_act_ops_match_ref(void) {
     lg_free(x), lg_free(dy), lg_free(y), lg_free(yr), lg_free(dx), lg_free(dxr);
 }
 
+/* The 2x upsampling ops of every table against ref, which derives its taps
+ * from the source coordinate o/2 - 1/4 (the cpu tables hard-code 1/4, 3/4):
+ * nearest is copies and sums of copies, so exact forward and within 4u of
+ * the sum of |dy| backward (four outputs per input, u = 2^-24); bilinear
+ * rounds each of its products and sums (weights in [0, 1]), so within
+ * 6u sum w |x| forward and (16 + 6)u sum w |dy| backward, bounded by
+ * 6u max|x| and 22u * 4 max|dy|. Odd and even sizes, 1 x 1 planes. */
+static void test_up2_ops_match_ref(void) {
+    const int shapes[][3] = {{3, 7, 5}, {2, 1, 1}, {4, 8, 8}, {1, 2, 9}};
+    const lg_backend_kind kinds[] = {LG_BACKEND_CPU, LG_BACKEND_CPU_BF16};
+    const lg_backend *ref = lg_backend_get(LG_BACKEND_REF);
+    const double u = 0x1p-24;
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+        const lg_backend *be = lg_backend_get(kinds[k]);
+        if (!be) continue;
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+            for (int bil = 0; bil < 2; bil++) {
+                const int pl = shapes[s][0], h = shapes[s][1], w = shapes[s][2];
+                const size_t nx = (size_t)pl * h * w, ny = 4 * nx;
+                float *x = lg_alloc_floats(nx), *y = lg_alloc_floats(ny), *yr = lg_alloc_floats(ny);
+                float *dy = lg_alloc_floats(ny), *dx = lg_alloc_floats(nx), *dxr = lg_alloc_floats(nx);
+                fill(x, nx, 41 + s, -3, 3);
+                fill(dy, ny, 51 + s, -3, 3);
+                CHECK_OK(be->up2_fwd(bil, pl, h, w, x, y));
+                CHECK_OK(ref->up2_fwd(bil, pl, h, w, x, yr));
+                CHECK_OK(be->up2_bwd(bil, pl, h, w, dy, dx));
+                CHECK_OK(ref->up2_bwd(bil, pl, h, w, dy, dxr));
+                const double bf = bil ? 6 * u * max_abs(x, nx) : 0;
+                const double bb = (bil ? 22 : 4) * u * 4 * max_abs(dy, ny);
+                double ef = 0, eb = 0;
+                for (size_t i = 0; i < ny; i++) ef = fmax(ef, fabs((double)y[i] - yr[i]));
+                for (size_t i = 0; i < nx; i++) eb = fmax(eb, fabs((double)dx[i] - dxr[i]));
+                CHECK_MSG(ef <= bf && eb <= bb, "%s %s up2 %dx%dx%d: fwd off %.3g (bound %.3g), "
+                          "bwd off %.3g (bound %.3g)", be->name, bil ? "bilinear" : "nearest", pl,
+                          h, w, ef, bf, eb, bb);
+                lg_free(x), lg_free(y), lg_free(yr), lg_free(dy), lg_free(dx), lg_free(dxr);
+            }
+    }
+}
+
 static void test_cpu_matches_ref_conv5x5(void) {
     lg_layer_spec s[] = {{.kind = LG_LAYER_CONV2D, .out = 32, .k = 5, .pad = 2}};
     const int n = 4, nx = n * 16 * 14 * 14, ny = n * 32 * 14 * 14;
@@ -1093,6 +1133,7 @@ int main(void) {
     RUN(test_spatial_dropout_mask);
     RUN(test_grad_activations);
     RUN(test_act_ops_match_ref);
+    RUN(test_up2_ops_match_ref);
     RUN(test_grad_activations_in_place);
     RUN(test_grad_batchnorm);
     RUN(test_grad_dropout_shape_upsample);

@@ -48,6 +48,12 @@ typedef struct lg_backend {
      * dx may be dy. */
     lg_status (*act_bwd)(lg_layer_kind act, float slope, size_t n, const float *x, const float *y,
                          const float *dy, float *dx);
+    /* 2x upsampling of `planes` planes of hi x wi into 2hi x 2wi: nearest,
+     * or bilinear as PyTorch's align_corners=False (source o/2 - 1/4, taps
+     * 1/4 and 3/4, clamped at the edges). */
+    lg_status (*up2_fwd)(int bilinear, int planes, int hi, int wi, const float *x, float *y);
+    /* Its adjoint: dx (overwritten) = the sum of dy through the same taps. */
+    lg_status (*up2_bwd)(int bilinear, int planes, int hi, int wi, const float *dy, float *dx);
 } lg_backend;
 
 /* The table of kind k, or NULL for an unknown kind or one this CPU cannot

@@ -57,8 +57,8 @@ lg_status lg_dropout_forward(lg_layer *l, const lg_layer_ctx *c, const float *x)
 void lg_dropout_backward(lg_layer *l, const lg_layer_ctx *c, const float *x, const float *dy,
                          float *dx);
 lg_status lg_upsample_forward(lg_layer *l, const lg_layer_ctx *c, const float *x);
-void lg_upsample_backward(lg_layer *l, const lg_layer_ctx *c, const float *x, const float *dy,
-                          float *dx);
+lg_status lg_upsample_backward(lg_layer *l, const lg_layer_ctx *c, const float *x, const float *dy,
+                               float *dx);
 
 lg_status lg_featpool_forward(lg_layer *l, const lg_layer_ctx *c, const float *x);
 void lg_featpool_backward(lg_layer *l, const lg_layer_ctx *c, const float *x, const float *dy,

@@ -472,7 +472,7 @@ static lg_status layer_backward(lg_layer *l, const lg_layer_ctx *c, const float 
     case LG_LAYER_BATCHNORM: lg_batchnorm_backward(l, c, x, dy, dx); break;
     case LG_LAYER_DROPOUT: lg_dropout_backward(l, c, x, dy, dx); break;
     case LG_LAYER_UPSAMPLE_NEAREST:
-    case LG_LAYER_UPSAMPLE_BILINEAR: lg_upsample_backward(l, c, x, dy, dx); break;
+    case LG_LAYER_UPSAMPLE_BILINEAR: return lg_upsample_backward(l, c, x, dy, dx);
     case LG_LAYER_FEATURE_L2POOL: lg_featpool_backward(l, c, x, dy, dx); break;
     case LG_LAYER_FLATTEN:
     case LG_LAYER_RESHAPE:

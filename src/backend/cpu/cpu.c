@@ -255,6 +255,8 @@ const lg_backend lg_backend_cpu_table = {
     .conv_bwd_filter = f32_bwd_filter,
     .act_fwd = lg_cpu_act_fwd,
     .act_bwd = lg_cpu_act_bwd,
+    .up2_fwd = lg_cpu_up2_fwd,
+    .up2_bwd = lg_cpu_up2_bwd,
 };
 
 /* Mixed precision: oneDNN's bf16 primitives (bf16 operands, float32 sums)
@@ -272,4 +274,6 @@ const lg_backend lg_backend_cpu_bf16_table = {
     .conv_bwd_filter = bf16_bwd_filter,
     .act_fwd = lg_cpu_act_fwd,
     .act_bwd = lg_cpu_act_bwd,
+    .up2_fwd = lg_cpu_up2_fwd,
+    .up2_bwd = lg_cpu_up2_bwd,
 };

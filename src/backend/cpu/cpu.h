@@ -12,10 +12,13 @@ extern const lg_backend lg_backend_cpu_bf16_table;
  * environment variable LG_NO_BF16=1 makes it answer no (tests of the
  * refusal on machines that have it). */
 int lg_cpu_has_bf16(void);
-/* The activation ops of both cpu tables (backend/ops.h), elementwise.c. */
+/* The activation and upsampling ops of both cpu tables (backend/ops.h),
+ * elementwise.c. */
 lg_status lg_cpu_act_fwd(lg_layer_kind act, float slope, size_t n, const float *x, float *y);
 lg_status lg_cpu_act_bwd(lg_layer_kind act, float slope, size_t n, const float *x,
                          const float *y, const float *dy, float *dx);
+lg_status lg_cpu_up2_fwd(int bilinear, int planes, int hi, int wi, const float *x, float *y);
+lg_status lg_cpu_up2_bwd(int bilinear, int planes, int hi, int wi, const float *dy, float *dx);
 /* LG_OK, or the error that a meaningless LG_BF16_WINOGRAD value gives. */
 lg_status lg_cpu_bf16_settings_check(void);
 

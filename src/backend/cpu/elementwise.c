@@ -1,7 +1,8 @@
-/* Elementwise ops of the cpu tables (both precisions: activations stay
- * float32): OpenMP SIMD loops over the whole batch, threaded only where
+/* Elementwise and resampling ops of the cpu tables (both precisions: these
+ * stay float32): OpenMP loops over the whole batch, threaded only where
  * waking the threads pays. */
 #include <math.h>
+#include <string.h>
 
 #include "backend/cpu/cpu.h"
 #include "core/check.h"
@@ -55,4 +56,83 @@ lg_status lg_cpu_act_bwd(lg_layer_kind act, float slope, size_t n_, const float 
         return LG_OK;
     default: return lg_error(LG_ERR_ARG, "activation op: layer kind %d is not an activation", (int)act);
     }
+}
+
+/* Taps of output index o on an axis of n inputs: x[i0] w0 + x[i1] w1 (the
+ * source coordinate o/2 - 1/4, clamped at 0, gives the fixed 1/4 and 3/4). */
+static inline void taps(int o, int n, int *i0, int *i1, float *w0, float *w1) {
+    int i = o >> 1;
+    if (o & 1) {
+        *i0 = i;
+        *i1 = i + 1 < n ? i + 1 : i;
+        *w0 = 0.75f;
+        *w1 = 0.25f;
+    } else {
+        *i0 = i > 0 ? i - 1 : 0;
+        *i1 = i;
+        *w0 = 0.25f;
+        *w1 = 0.75f;
+    }
+}
+
+/* Each (sample, channel) plane is one OpenMP iteration, so sums are
+ * deterministic. */
+lg_status lg_cpu_up2_fwd(int bilinear, int planes, int hi, int wi, const float *x, float *y) {
+    const int ho = 2 * hi, wo = 2 * wi;
+#pragma omp parallel for schedule(static)
+    for (int pl = 0; pl < planes; pl++) {
+        const float *xp = x + (size_t)pl * hi * wi;
+        float *yp = y + (size_t)pl * ho * wo;
+        for (int oh = 0; oh < ho; oh++) {
+            float *yr = yp + (size_t)oh * wo;
+            if (!bilinear) {
+                const float *xr = xp + (size_t)(oh >> 1) * wi;
+                for (int ow = 0; ow < wo; ow++) yr[ow] = xr[ow >> 1];
+                continue;
+            }
+            int h0, h1;
+            float a0, a1;
+            taps(oh, hi, &h0, &h1, &a0, &a1);
+            const float *r0 = xp + (size_t)h0 * wi, *r1 = xp + (size_t)h1 * wi;
+            for (int ow = 0; ow < wo; ow++) {
+                int w0, w1;
+                float b0, b1;
+                taps(ow, wi, &w0, &w1, &b0, &b1);
+                yr[ow] = a0 * (b0 * r0[w0] + b1 * r0[w1]) + a1 * (b0 * r1[w0] + b1 * r1[w1]);
+            }
+        }
+    }
+    return LG_OK;
+}
+
+lg_status lg_cpu_up2_bwd(int bilinear, int planes, int hi, int wi, const float *dy, float *dx) {
+    const int ho = 2 * hi, wo = 2 * wi;
+#pragma omp parallel for schedule(static)
+    for (int pl = 0; pl < planes; pl++) {
+        float *xp = dx + (size_t)pl * hi * wi;
+        const float *gp = dy + (size_t)pl * ho * wo;
+        memset(xp, 0, sizeof(float) * hi * wi);
+        for (int oh = 0; oh < ho; oh++) {
+            const float *gr = gp + (size_t)oh * wo;
+            if (!bilinear) {
+                float *xr = xp + (size_t)(oh >> 1) * wi;
+                for (int ow = 0; ow < wo; ow++) xr[ow >> 1] += gr[ow];
+                continue;
+            }
+            int h0, h1;
+            float a0, a1;
+            taps(oh, hi, &h0, &h1, &a0, &a1);
+            float *r0 = xp + (size_t)h0 * wi, *r1 = xp + (size_t)h1 * wi;
+            for (int ow = 0; ow < wo; ow++) {
+                int w0, w1;
+                float b0, b1;
+                taps(ow, wi, &w0, &w1, &b0, &b1);
+                r0[w0] += a0 * b0 * gr[ow];
+                r0[w1] += a0 * b1 * gr[ow];
+                r1[w0] += a1 * b0 * gr[ow];
+                r1[w1] += a1 * b1 * gr[ow];
+            }
+        }
+    }
+    return LG_OK;
 }

@@ -1,4 +1,5 @@
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend/ref/ref.h"
@@ -156,6 +157,61 @@ static lg_status ref_act_bwd(lg_layer_kind act, float slope, size_t n, const flo
     return LG_OK;
 }
 
+/* Source rows/columns and weights of output index o on an axis of n. */
+static void up2_taps(int bilinear, int o, int n, int i[2], double w[2]) {
+    if (!bilinear) {
+        i[0] = i[1] = o / 2;
+        w[0] = 1, w[1] = 0;
+        return;
+    }
+    const double s = o / 2.0 - 0.25; /* source coordinate, align_corners=False */
+    const double c = s < 0 ? 0 : s;
+    i[0] = (int)floor(c);
+    i[1] = i[0] + 1 < n ? i[0] + 1 : i[0];
+    w[1] = c - i[0];
+    w[0] = 1 - w[1];
+}
+
+static lg_status ref_up2_fwd(int bilinear, int planes, int hi, int wi, const float *x, float *y) {
+    const int ho = 2 * hi, wo = 2 * wi;
+    for (int p = 0; p < planes; p++)
+        for (int oh = 0; oh < ho; oh++)
+            for (int ow = 0; ow < wo; ow++) {
+                int r[2], c[2];
+                double a[2], b[2], s = 0;
+                up2_taps(bilinear, oh, hi, r, a);
+                up2_taps(bilinear, ow, wi, c, b);
+                for (int u = 0; u < 2; u++)
+                    for (int v = 0; v < 2; v++)
+                        s += a[u] * b[v] * x[((size_t)p * hi + r[u]) * wi + c[v]];
+                y[((size_t)p * ho + oh) * wo + ow] = (float)s;
+            }
+    return LG_OK;
+}
+
+static lg_status ref_up2_bwd(int bilinear, int planes, int hi, int wi, const float *dy, float *dx) {
+    const int ho = 2 * hi, wo = 2 * wi;
+    double *acc = malloc(sizeof(double) * (size_t)hi * wi);
+    LG_CHECK(acc, LG_ERR_NOMEM, "ref upsample backward: out of memory");
+    for (int p = 0; p < planes; p++) {
+        memset(acc, 0, sizeof(double) * (size_t)hi * wi);
+        for (int oh = 0; oh < ho; oh++)
+            for (int ow = 0; ow < wo; ow++) {
+                int r[2], c[2];
+                double a[2], b[2];
+                up2_taps(bilinear, oh, hi, r, a);
+                up2_taps(bilinear, ow, wi, c, b);
+                for (int u = 0; u < 2; u++)
+                    for (int v = 0; v < 2; v++)
+                        acc[(size_t)r[u] * wi + c[v]] +=
+                            a[u] * b[v] * dy[((size_t)p * ho + oh) * wo + ow];
+            }
+        for (size_t q = 0; q < (size_t)hi * wi; q++) dx[(size_t)p * hi * wi + q] = (float)acc[q];
+    }
+    free(acc);
+    return LG_OK;
+}
+
 const lg_backend lg_backend_ref_table = {
     .kind = LG_BACKEND_REF,
     .name = "ref",
@@ -166,4 +222,6 @@ const lg_backend lg_backend_ref_table = {
     .conv_bwd_filter = ref_conv_bwd_filter,
     .act_fwd = ref_act_fwd,
     .act_bwd = ref_act_bwd,
+    .up2_fwd = ref_up2_fwd,
+    .up2_bwd = ref_up2_bwd,
 };
