@@ -660,6 +660,99 @@ static void test_up2_ops_match_ref(void) {
     }
 }
 
+/* Batch norm of every table against ref (double), both statistics modes,
+ * affine or not, per element within bounds from float32 rounding (u =
+ * 2^-24), for the cpu's float32 steps:
+ * forward: mean and variance come from double sums (u each when rounded),
+ *   invstd = 1/sqrtf(var + eps) picks up 4u, scale = gamma invstd and
+ *   shift = beta - mean scale u each, y = x scale + shift 2u: within
+ *   8u (|x - mean| |scale| + |mean scale| + |beta|); running statistics
+ *   (1 - mom) r + mom v within 4u (|r| + |v|);
+ * backward: per (sample, channel) row the cpu sums s float32 terms (the
+ *   sum's error at most s u of the sum of |terms|, each term 2u off), then
+ *   adds the rows in double: dgamma within (s + 4)u sum |dy (x - mean)|
+ *   invstd, dbeta within (s + 1)u sum |dy|; dx = g (dy - cdy - (x -
+ *   mean) cx) within |g| (6u (|dy| + |cdy| + |x - mean| |cx|) + the sums'
+ *   errors divided by m). */
+static void test_bn_ops_match_ref(void) {
+    enum { N = 5, CH = 3, S = 7 * 6 };
+    const size_t nx = (size_t)N * CH * S, m = (size_t)N * S;
+    const lg_backend_kind kinds[] = {LG_BACKEND_CPU, LG_BACKEND_CPU_BF16};
+    const lg_backend *ref = lg_backend_get(LG_BACKEND_REF);
+    const double u = 0x1p-24;
+    float x[N * CH * S], dy[N * CH * S], y[N * CH * S], yr[N * CH * S], dx[N * CH * S],
+        dxr[N * CH * S];
+    fill(x, nx, 61, -2, 3); /* a mean away from 0 */
+    fill(dy, nx, 62, -1, 1);
+    const float gamma[CH] = {1.5f, -0.7f, 0.2f}, beta[CH] = {0.3f, -1.1f, 0.0f};
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+        const lg_backend *be = lg_backend_get(kinds[k]);
+        if (!be) continue;
+        for (int mode = 0; mode < 4; mode++) {
+            const int batch = mode & 1, affine = mode >> 1;
+            const lg_bn_desc d = {.n = N, .ch = CH, .s = S, .batch_stats = batch, .eps = 1e-5f,
+                                  .momentum = 0.1f};
+            float rm[CH] = {0.2f, -0.4f, 1.0f}, rv[CH] = {1.3f, 0.8f, 2.0f};
+            float rmr[CH], rvr[CH], mean[CH], is[CH], meanr[CH], isr[CH];
+            memcpy(rmr, rm, sizeof rm), memcpy(rvr, rv, sizeof rv);
+            const float *g = affine ? gamma : NULL, *b = affine ? beta : NULL;
+            CHECK_OK(be->bn_fwd(&d, g, b, rm, rv, x, y, mean, is));
+            CHECK_OK(ref->bn_fwd(&d, g, b, rmr, rvr, x, yr, meanr, isr));
+            int bad = 0;
+            for (int c = 0; c < CH; c++) {
+                const double sc = fabs((affine ? gamma[c] : 1.0) * isr[c]);
+                bad += !(fabs((double)mean[c] - meanr[c]) <= 2 * u * fabs(meanr[c]));
+                bad += !(fabs((double)is[c] - isr[c]) <= 5 * u * isr[c]);
+                /* the unbiased variance the running one moved towards */
+                const double vu = (1.0 / ((double)isr[c] * isr[c]) - 1e-5) * m / (m - 1.0);
+                bad += !(fabs((double)rm[c] - rmr[c]) <= 4 * u * (fabs(rmr[c]) + fabs(meanr[c])));
+                bad += !(fabs((double)rv[c] - rvr[c]) <= 4 * u * (fabs(rvr[c]) + vu));
+                for (int i = 0; i < N; i++)
+                    for (int j = 0; j < S; j++) {
+                        const size_t q = ((size_t)i * CH + c) * S + j;
+                        const double bound = 8 * u * (fabs(x[q] - meanr[c]) * sc +
+                                                      fabs(meanr[c]) * sc + (affine ? fabs(beta[c]) : 0));
+                        bad += !(fabs((double)y[q] - yr[q]) <= bound);
+                    }
+            }
+            CHECK_MSG(bad == 0, "%s bn forward (batch %d, affine %d): %d values off ref", be->name,
+                      batch, affine, bad);
+            /* backward from the same statistics */
+            float dg[CH] = {0.5f, 0, -0.25f}, db[CH] = {0, 1, 0}, dgr[CH], dbr[CH];
+            memcpy(dgr, dg, sizeof dg), memcpy(dbr, db, sizeof db);
+            CHECK_OK(be->bn_bwd(&d, g, meanr, isr, x, dy, dx, affine ? dg : NULL, affine ? db : NULL));
+            CHECK_OK(ref->bn_bwd(&d, g, meanr, isr, x, dy, dxr, affine ? dgr : NULL,
+                                 affine ? dbr : NULL));
+            bad = 0;
+            for (int c = 0; c < CH; c++) {
+                double a1 = 0, a2 = 0;
+                for (int i = 0; i < N; i++)
+                    for (int j = 0; j < S; j++) {
+                        const size_t q = ((size_t)i * CH + c) * S + j;
+                        a1 += fabs(dy[q]);
+                        a2 += fabs(dy[q] * (x[q] - meanr[c])) * isr[c];
+                    }
+                if (affine) {
+                    bad += !(fabs((double)dg[c] - dgr[c]) <= (S + 4) * u * a2 + u * fabs(dgr[c]));
+                    bad += !(fabs((double)db[c] - dbr[c]) <= (S + 1) * u * a1 + u * fabs(dbr[c]));
+                }
+                const double gg = fabs((affine ? gamma[c] : 1.0) * isr[c]);
+                const double cdy = batch ? a1 / m : 0, cx = batch ? a2 / m * isr[c] : 0;
+                for (int i = 0; i < N; i++)
+                    for (int j = 0; j < S; j++) {
+                        const size_t q = ((size_t)i * CH + c) * S + j;
+                        const double xm = fabs(x[q] - meanr[c]);
+                        const double bound = gg * (6 * u * (fabs(dy[q]) + cdy + xm * cx) +
+                                                   (S + 4) * u * (cdy + xm * cx)) + u * fabs(dxr[q]);
+                        bad += !(fabs((double)dx[q] - dxr[q]) <= bound);
+                    }
+            }
+            CHECK_MSG(bad == 0, "%s bn backward (batch %d, affine %d): %d values off ref", be->name,
+                      batch, affine, bad);
+        }
+    }
+}
+
 static void test_cpu_matches_ref_conv5x5(void) {
     lg_layer_spec s[] = {{.kind = LG_LAYER_CONV2D, .out = 32, .k = 5, .pad = 2}};
     const int n = 4, nx = n * 16 * 14 * 14, ny = n * 32 * 14 * 14;
@@ -1134,6 +1227,7 @@ int main(void) {
     RUN(test_grad_activations);
     RUN(test_act_ops_match_ref);
     RUN(test_up2_ops_match_ref);
+    RUN(test_bn_ops_match_ref);
     RUN(test_grad_activations_in_place);
     RUN(test_grad_batchnorm);
     RUN(test_grad_dropout_shape_upsample);

@@ -23,6 +23,17 @@ typedef struct {
 /* The group count of d, 1 for an ungrouped convolution. */
 static inline int lg_conv_groups(const lg_conv_desc *d) { return d->groups > 1 ? d->groups : 1; }
 
+/* Batch normalisation of x [n, ch, s] per channel over its n s values
+ * (PyTorch semantics; src/nn/batchnorm.c). */
+typedef struct {
+    int n, ch;
+    size_t s;
+    int batch_stats;      /* 1: normalise with the batch's mean and biased
+                             variance and move the running statistics;
+                             0: normalise with the running statistics */
+    float eps, momentum;
+} lg_bn_desc;
+
 typedef struct lg_backend {
     lg_backend_kind kind;
     const char *name;
@@ -54,6 +65,18 @@ typedef struct lg_backend {
     lg_status (*up2_fwd)(int bilinear, int planes, int hi, int wi, const float *x, float *y);
     /* Its adjoint: dx (overwritten) = the sum of dy through the same taps. */
     lg_status (*up2_bwd)(int bilinear, int planes, int hi, int wi, const float *dy, float *dx);
+    /* y = gamma (x - mean) invstd + beta per channel (gamma, beta NULL: 1,
+     * 0); writes mean[ch] and invstd[ch] (what backward reads) and, with
+     * batch statistics, rmean += momentum (mean - rmean), rvar likewise
+     * towards the unbiased variance. y may be x. */
+    lg_status (*bn_fwd)(const lg_bn_desc *d, const float *gamma, const float *beta, float *rmean,
+                        float *rvar, const float *x, float *y, float *mean, float *invstd);
+    /* dgamma += sum dy xh, dbeta += sum dy (both NULL: not wanted); dx
+     * (NULL: not wanted) = gamma invstd (dy - dbeta/m - xh dgamma/m) with
+     * batch statistics, gamma invstd dy without; xh = (x - mean) invstd. */
+    lg_status (*bn_bwd)(const lg_bn_desc *d, const float *gamma, const float *mean,
+                        const float *invstd, const float *x, const float *dy, float *dx,
+                        float *dgamma, float *dbeta);
 } lg_backend;
 
 /* The table of kind k, or NULL for an unknown kind or one this CPU cannot

@@ -51,8 +51,8 @@ lg_status lg_act_forward(lg_layer *l, const lg_layer_ctx *c, const float *x);
 lg_status lg_act_backward(lg_layer *l, const lg_layer_ctx *c, const float *x, const float *dy,
                           float *dx);
 lg_status lg_batchnorm_forward(lg_layer *l, const lg_layer_ctx *c, const float *x);
-void lg_batchnorm_backward(lg_layer *l, const lg_layer_ctx *c, const float *x, const float *dy,
-                           float *dx);
+lg_status lg_batchnorm_backward(lg_layer *l, const lg_layer_ctx *c, const float *x,
+                                const float *dy, float *dx);
 lg_status lg_dropout_forward(lg_layer *l, const lg_layer_ctx *c, const float *x);
 void lg_dropout_backward(lg_layer *l, const lg_layer_ctx *c, const float *x, const float *dy,
                          float *dx);

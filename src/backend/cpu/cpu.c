@@ -257,6 +257,8 @@ const lg_backend lg_backend_cpu_table = {
     .act_bwd = lg_cpu_act_bwd,
     .up2_fwd = lg_cpu_up2_fwd,
     .up2_bwd = lg_cpu_up2_bwd,
+    .bn_fwd = lg_cpu_bn_fwd,
+    .bn_bwd = lg_cpu_bn_bwd,
 };
 
 /* Mixed precision: oneDNN's bf16 primitives (bf16 operands, float32 sums)
@@ -276,4 +278,6 @@ const lg_backend lg_backend_cpu_bf16_table = {
     .act_bwd = lg_cpu_act_bwd,
     .up2_fwd = lg_cpu_up2_fwd,
     .up2_bwd = lg_cpu_up2_bwd,
+    .bn_fwd = lg_cpu_bn_fwd,
+    .bn_bwd = lg_cpu_bn_bwd,
 };

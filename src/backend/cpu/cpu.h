@@ -19,6 +19,12 @@ lg_status lg_cpu_act_bwd(lg_layer_kind act, float slope, size_t n, const float *
                          const float *y, const float *dy, float *dx);
 lg_status lg_cpu_up2_fwd(int bilinear, int planes, int hi, int wi, const float *x, float *y);
 lg_status lg_cpu_up2_bwd(int bilinear, int planes, int hi, int wi, const float *dy, float *dx);
+/* Batch norm of both cpu tables (batchnorm.c). */
+lg_status lg_cpu_bn_fwd(const lg_bn_desc *d, const float *gamma, const float *beta, float *rmean,
+                        float *rvar, const float *x, float *y, float *mean, float *invstd);
+lg_status lg_cpu_bn_bwd(const lg_bn_desc *d, const float *gamma, const float *mean,
+                        const float *invstd, const float *x, const float *dy, float *dx,
+                        float *dgamma, float *dbeta);
 /* LG_OK, or the error that a meaningless LG_BF16_WINOGRAD value gives. */
 lg_status lg_cpu_bf16_settings_check(void);
 

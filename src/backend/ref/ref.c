@@ -212,6 +212,72 @@ static lg_status ref_up2_bwd(int bilinear, int planes, int hi, int wi, const flo
     return LG_OK;
 }
 
+/* Batch norm in double from the definitions: statistics, normalisation,
+ * and backward through xh = (x - mean) invstd with the given mean and
+ * invstd (what the forward wrote, as the layer passes them). */
+static lg_status ref_bn_fwd(const lg_bn_desc *d, const float *gamma, const float *beta,
+                            float *rmean, float *rvar, const float *x, float *y, float *mean,
+                            float *invstd) {
+    const size_t s = d->s, m = (size_t)d->n * s;
+    for (int k = 0; k < d->ch; k++) {
+        double mu = rmean[k], var = rvar[k];
+        if (d->batch_stats) {
+            double sum = 0, sq = 0;
+            for (int i = 0; i < d->n; i++)
+                for (size_t j = 0; j < s; j++) sum += x[((size_t)i * d->ch + k) * s + j];
+            mu = sum / (double)m;
+            for (int i = 0; i < d->n; i++)
+                for (size_t j = 0; j < s; j++) {
+                    const double v = x[((size_t)i * d->ch + k) * s + j] - mu;
+                    sq += v * v;
+                }
+            var = sq / (double)m;
+            rmean[k] = (float)((1.0 - d->momentum) * rmean[k] + (double)d->momentum * mu);
+            rvar[k] = (float)((1.0 - d->momentum) * rvar[k] +
+                              (double)d->momentum * (sq / (double)(m - 1)));
+        }
+        const double is = 1.0 / sqrt(var + (double)d->eps);
+        const double g = gamma ? gamma[k] : 1.0, b = beta ? beta[k] : 0.0;
+        mean[k] = (float)mu;
+        invstd[k] = (float)is;
+        for (int i = 0; i < d->n; i++)
+            for (size_t j = 0; j < s; j++) {
+                const size_t q = ((size_t)i * d->ch + k) * s + j;
+                y[q] = (float)(g * (x[q] - mu) * is + b);
+            }
+    }
+    return LG_OK;
+}
+
+static lg_status ref_bn_bwd(const lg_bn_desc *d, const float *gamma, const float *mean,
+                            const float *invstd, const float *x, const float *dy, float *dx,
+                            float *dgamma, float *dbeta) {
+    const size_t s = d->s, m = (size_t)d->n * s;
+    for (int k = 0; k < d->ch; k++) {
+        const double mu = mean[k], is = invstd[k], g = gamma ? gamma[k] : 1.0;
+        double sdy = 0, sdyx = 0;
+        for (int i = 0; i < d->n; i++)
+            for (size_t j = 0; j < s; j++) {
+                const size_t q = ((size_t)i * d->ch + k) * s + j;
+                sdy += dy[q];
+                sdyx += dy[q] * (x[q] - mu) * is;
+            }
+        if (dgamma) {
+            dgamma[k] = (float)(dgamma[k] + sdyx);
+            dbeta[k] = (float)(dbeta[k] + sdy);
+        }
+        if (!dx) continue;
+        for (int i = 0; i < d->n; i++)
+            for (size_t j = 0; j < s; j++) {
+                const size_t q = ((size_t)i * d->ch + k) * s + j;
+                const double xh = (x[q] - mu) * is;
+                dx[q] = (float)(d->batch_stats ? g * is * (dy[q] - sdy / m - xh * sdyx / m)
+                                               : g * is * dy[q]);
+            }
+    }
+    return LG_OK;
+}
+
 const lg_backend lg_backend_ref_table = {
     .kind = LG_BACKEND_REF,
     .name = "ref",
@@ -224,4 +290,6 @@ const lg_backend lg_backend_ref_table = {
     .act_bwd = ref_act_bwd,
     .up2_fwd = ref_up2_fwd,
     .up2_bwd = ref_up2_bwd,
+    .bn_fwd = ref_bn_fwd,
+    .bn_bwd = ref_bn_bwd,
 };
