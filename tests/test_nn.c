@@ -753,6 +753,37 @@ static void test_bn_ops_match_ref(void) {
     }
 }
 
+/* The bias broadcast is copies (exact); its gradient sums n float32 values
+ * onto db: within n u (|db| + sum |dy|) of ref's double sum. */
+static void test_bias_rows_ops_match_ref(void) {
+    enum { N = 300, K = 257 };
+    const lg_backend_kind kinds[] = {LG_BACKEND_CPU, LG_BACKEND_CPU_BF16};
+    const lg_backend *ref = lg_backend_get(LG_BACKEND_REF);
+    float *b = lg_alloc_floats(K), *y = lg_alloc_floats((size_t)N * K);
+    float *yr = lg_alloc_floats((size_t)N * K), *dy = lg_alloc_floats((size_t)N * K);
+    float db[K], dbr[K];
+    fill(b, K, 71, -1, 1);
+    fill(dy, (size_t)N * K, 72, -1, 1);
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+        const lg_backend *be = lg_backend_get(kinds[k]);
+        if (!be) continue;
+        CHECK_OK(be->bias_rows(N, K, b, y));
+        CHECK_OK(ref->bias_rows(N, K, b, yr));
+        CHECK(memcmp(y, yr, sizeof(float) * N * K) == 0);
+        for (int j = 0; j < K; j++) db[j] = dbr[j] = (float)j / K;
+        CHECK_OK(be->bias_rows_grad(N, K, dy, db));
+        CHECK_OK(ref->bias_rows_grad(N, K, dy, dbr));
+        int bad = 0;
+        for (int j = 0; j < K; j++) {
+            double a = (double)j / K;
+            for (int i = 0; i < N; i++) a += fabs(dy[(size_t)i * K + j]);
+            bad += !(fabs((double)db[j] - dbr[j]) <= (N + 1) * 0x1p-24 * a);
+        }
+        CHECK_MSG(bad == 0, "%s bias gradient: %d values off ref", be->name, bad);
+    }
+    lg_free(b), lg_free(y), lg_free(yr), lg_free(dy);
+}
+
 static void test_cpu_matches_ref_conv5x5(void) {
     lg_layer_spec s[] = {{.kind = LG_LAYER_CONV2D, .out = 32, .k = 5, .pad = 2}};
     const int n = 4, nx = n * 16 * 14 * 14, ny = n * 32 * 14 * 14;
@@ -1228,6 +1259,7 @@ int main(void) {
     RUN(test_act_ops_match_ref);
     RUN(test_up2_ops_match_ref);
     RUN(test_bn_ops_match_ref);
+    RUN(test_bias_rows_ops_match_ref);
     RUN(test_grad_activations_in_place);
     RUN(test_grad_batchnorm);
     RUN(test_grad_dropout_shape_upsample);

@@ -59,6 +59,10 @@ typedef struct lg_backend {
      * dx may be dy. */
     lg_status (*act_bwd)(lg_layer_kind act, float slope, size_t n, const float *x, const float *y,
                          const float *dy, float *dx);
+    /* y[i][j] = b[j] for the n rows of y [n, k] (a bias broadcast before a
+     * GEMM adds on top), and db[j] += sum_i dy[i][j] (its gradient). */
+    lg_status (*bias_rows)(int n, int k, const float *b, float *y);
+    lg_status (*bias_rows_grad)(int n, int k, const float *dy, float *db);
     /* 2x upsampling of `planes` planes of hi x wi into 2hi x 2wi: nearest,
      * or bilinear as PyTorch's align_corners=False (source o/2 - 1/4, taps
      * 1/4 and 3/4, clamped at the edges). */

@@ -4,12 +4,8 @@
 
 lg_status lg_linear_forward(lg_layer *l, const lg_layer_ctx *c, const float *x) {
     const int n = c->batch, in = (int)lg_layer_in_numel(l), out = l->co;
-    if (l->b) {
-        /* Broadcast the bias, then let the GEMM accumulate on top (beta = 1). */
-#pragma omp parallel for schedule(static) if ((size_t)n * out >= 65536)
-        for (int i = 0; i < n; i++)
-            for (int o = 0; o < out; o++) l->y[(size_t)i * out + o] = l->b[o];
-    }
+    /* Broadcast the bias, then let the GEMM accumulate on top (beta = 1). */
+    if (l->b) LG_TRY(c->be->bias_rows(n, out, l->b, l->y));
     return c->be->gemm(0, 1, n, out, in, 1.0f, x, in, l->w, in, l->b ? 1.0f : 0.0f, l->y, out);
 }
 
@@ -20,8 +16,5 @@ lg_status lg_linear_backward(lg_layer *l, const lg_layer_ctx *c, const float *x,
     if (dx) LG_TRY(c->be->gemm(0, 0, n, in, out, 1.0f, dy, out, l->w, in, 0.0f, dx, in));
     if (!c->param_grads) return LG_OK;
     LG_TRY(c->be->gemm(1, 0, out, in, n, 1.0f, dy, out, x, in, 1.0f, l->dw, in));
-    if (l->db)
-        for (int i = 0; i < n; i++)
-            for (int o = 0; o < out; o++) l->db[o] += dy[(size_t)i * out + o];
-    return LG_OK;
+    return l->db ? c->be->bias_rows_grad(n, out, dy, l->db) : LG_OK;
 }

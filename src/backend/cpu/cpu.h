@@ -17,6 +17,8 @@ int lg_cpu_has_bf16(void);
 lg_status lg_cpu_act_fwd(lg_layer_kind act, float slope, size_t n, const float *x, float *y);
 lg_status lg_cpu_act_bwd(lg_layer_kind act, float slope, size_t n, const float *x,
                          const float *y, const float *dy, float *dx);
+lg_status lg_cpu_bias_rows(int n, int k, const float *b, float *y);
+lg_status lg_cpu_bias_rows_grad(int n, int k, const float *dy, float *db);
 lg_status lg_cpu_up2_fwd(int bilinear, int planes, int hi, int wi, const float *x, float *y);
 lg_status lg_cpu_up2_bwd(int bilinear, int planes, int hi, int wi, const float *dy, float *dx);
 /* Batch norm of both cpu tables (batchnorm.c). */

@@ -58,6 +58,21 @@ lg_status lg_cpu_act_bwd(lg_layer_kind act, float slope, size_t n_, const float 
     }
 }
 
+lg_status lg_cpu_bias_rows(int n, int k, const float *b, float *y) {
+#pragma omp parallel for schedule(static) if ((size_t)n * k >= 65536)
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < k; j++) y[(size_t)i * k + j] = b[j];
+    return LG_OK;
+}
+
+/* Rows in order, so the sum does not depend on the thread count (there is
+ * none: a bias gradient is a few hundred values). */
+lg_status lg_cpu_bias_rows_grad(int n, int k, const float *dy, float *db) {
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < k; j++) db[j] += dy[(size_t)i * k + j];
+    return LG_OK;
+}
+
 /* Taps of output index o on an axis of n inputs: x[i0] w0 + x[i1] w1 (the
  * source coordinate o/2 - 1/4, clamped at 0, gives the fixed 1/4 and 3/4). */
 static inline void taps(int o, int n, int *i0, int *i1, float *w0, float *w1) {

@@ -157,6 +157,21 @@ static lg_status ref_act_bwd(lg_layer_kind act, float slope, size_t n, const flo
     return LG_OK;
 }
 
+static lg_status ref_bias_rows(int n, int k, const float *b, float *y) {
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < k; j++) y[(size_t)i * k + j] = b[j];
+    return LG_OK;
+}
+
+static lg_status ref_bias_rows_grad(int n, int k, const float *dy, float *db) {
+    for (int j = 0; j < k; j++) {
+        double s = db[j];
+        for (int i = 0; i < n; i++) s += dy[(size_t)i * k + j];
+        db[j] = (float)s;
+    }
+    return LG_OK;
+}
+
 /* Source rows/columns and weights of output index o on an axis of n. */
 static void up2_taps(int bilinear, int o, int n, int i[2], double w[2]) {
     if (!bilinear) {
@@ -288,6 +303,8 @@ const lg_backend lg_backend_ref_table = {
     .conv_bwd_filter = ref_conv_bwd_filter,
     .act_fwd = ref_act_fwd,
     .act_bwd = ref_act_bwd,
+    .bias_rows = ref_bias_rows,
+    .bias_rows_grad = ref_bias_rows_grad,
     .up2_fwd = ref_up2_fwd,
     .up2_bwd = ref_up2_bwd,
     .bn_fwd = ref_bn_fwd,
