@@ -242,6 +242,12 @@ static lg_status bf16_bwd_filter(const lg_conv_desc *d, const float *x, const fl
     return conv_bwd_filter(d, 1, x, dy, dw, db, ws);
 }
 
+/* The ops both tables run in float32 whatever the precision. */
+#define LG_CPU_FLOAT32_OPS                                                              \
+    .act_fwd = lg_cpu_act_fwd, .act_bwd = lg_cpu_act_bwd, .bias_rows = lg_cpu_bias_rows, \
+    .bias_rows_grad = lg_cpu_bias_rows_grad, .up2_fwd = lg_cpu_up2_fwd,                 \
+    .up2_bwd = lg_cpu_up2_bwd, .bn_fwd = lg_cpu_bn_fwd, .bn_bwd = lg_cpu_bn_bwd,
+
 const lg_backend lg_backend_cpu_table = {
     .kind = LG_BACKEND_CPU,
     .name = "cpu",
@@ -253,14 +259,7 @@ const lg_backend lg_backend_cpu_table = {
     .conv_fwd = f32_fwd,
     .conv_bwd_data = f32_bwd_data,
     .conv_bwd_filter = f32_bwd_filter,
-    .act_fwd = lg_cpu_act_fwd,
-    .act_bwd = lg_cpu_act_bwd,
-    .bias_rows = lg_cpu_bias_rows,
-    .bias_rows_grad = lg_cpu_bias_rows_grad,
-    .up2_fwd = lg_cpu_up2_fwd,
-    .up2_bwd = lg_cpu_up2_bwd,
-    .bn_fwd = lg_cpu_bn_fwd,
-    .bn_bwd = lg_cpu_bn_bwd,
+    LG_CPU_FLOAT32_OPS
 };
 
 /* Mixed precision: oneDNN's bf16 primitives (bf16 operands, float32 sums)
@@ -276,12 +275,5 @@ const lg_backend lg_backend_cpu_bf16_table = {
     .conv_fwd = bf16_fwd,
     .conv_bwd_data = bf16_bwd_data,
     .conv_bwd_filter = bf16_bwd_filter,
-    .act_fwd = lg_cpu_act_fwd,
-    .act_bwd = lg_cpu_act_bwd,
-    .bias_rows = lg_cpu_bias_rows,
-    .bias_rows_grad = lg_cpu_bias_rows_grad,
-    .up2_fwd = lg_cpu_up2_fwd,
-    .up2_bwd = lg_cpu_up2_bwd,
-    .bn_fwd = lg_cpu_bn_fwd,
-    .bn_bwd = lg_cpu_bn_bwd,
+    LG_CPU_FLOAT32_OPS
 };
