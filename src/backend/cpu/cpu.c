@@ -130,17 +130,16 @@ static wino_bf16_mode wino_bf16(void) {
 lg_status lg_cpu_bf16_settings_check(void) {
     LG_CHECK(wino_bf16() != WINO_BF16_BAD, LG_ERR_ARG,
              "LG_BF16_WINOGRAD=%s: expected fp32, bf16 or dnnl", getenv("LG_BF16_WINOGRAD"));
+    LG_CHECK(wino_bf16() != WINO_BF16_MULT || lg_wino_bf16_available(), LG_ERR_UNSUPPORTED,
+             "LG_BF16_WINOGRAD=bf16: this build has no AVX512-BF16 Winograd kernel (compiled "
+             "without -mavx512bf16); use fp32 or dnnl");
     return LG_OK;
 }
 
 /* Whether a Winograd layer runs as Winograd in this precision, and whether
- * it multiplies in bf16 (the bf16 multiply needs this build's AVX512-BF16
- * kernel: without it such a layer goes to oneDNN's bf16 primitives). */
-static int wino_runs(int bf16) {
-    if (!bf16) return 1;
-    const wino_bf16_mode w = wino_bf16();
-    return w == WINO_BF16_FP32 || (w == WINO_BF16_MULT && lg_wino_bf16_available());
-}
+ * it multiplies in bf16 (asked for only where this build has the AVX512-BF16
+ * kernel: lg_cpu_bf16_settings_check refuses it elsewhere). */
+static int wino_runs(int bf16) { return !bf16 || wino_bf16() != WINO_BF16_DNNL; }
 static int wino_mult(int bf16) { return bf16 && wino_bf16() == WINO_BF16_MULT; }
 
 /* ---- the tables ------------------------------------------------------------ */
