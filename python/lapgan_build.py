@@ -21,6 +21,7 @@ const char *lg_errmsg(void);
 const char *lg_status_name(lg_status s);
 void lg_set_threads(int n);
 int lg_get_threads(void);
+const char *lg_blas_core(void);
 
 typedef struct { int size; int fc; int zdim; ...; } lg_level_desc;
 typedef struct {

@@ -61,6 +61,16 @@ void lg_error_clear(void);
 void lg_set_threads(int n);
 int lg_get_threads(void);
 
+/* The OpenBLAS kernel family for this CPU ("SkylakeX", "Haswell", "Zen"), or
+ * NULL where OpenBLAS's own choice stands. OpenBLAS 0.3.21 gives CPUs newer
+ * than its table generic SSE3 kernels (3.6x slower GEMMs); it reads
+ * OPENBLAS_CORETYPE only while it loads, so a program embedding lapgan sets
+ * that variable to this value before it starts (the lapgan CLI and the
+ * Python package do). */
+const char *lg_blas_coretype_for_cpu(void);
+/* The kernel family OpenBLAS runs ("SkylakeX", "Prescott", ...). */
+const char *lg_blas_core(void);
+
 /* ---- deterministic random numbers -------------------------------------- */
 
 /* Counter-based Philox4x32-10. A draw depends only on (seed, stream, offset),

@@ -27,6 +27,11 @@ def version():
     return ffi.string(lib.lg_version()).decode()
 
 
+def blas_core():
+    """The OpenBLAS kernel family the loaded library runs ("SkylakeX", ...)."""
+    return ffi.string(lib.lg_blas_core()).decode()
+
+
 def _desc_json(desc):
     p = ffi.new("char **")
     check(lib.lg_model_desc_to_json(desc, p))

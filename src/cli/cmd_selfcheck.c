@@ -31,13 +31,44 @@ enum { SC_LAYERS = sizeof sc_net / sizeof sc_net[0], SC_C = 3, SC_H = 10, SC_W =
 
 /* The Winograd tile the cpu table uses for the 32 -> 32 layer's forward
  * pass and the 32 -> 4 layer's backward-data pass (0: oneDNN runs them,
- * e.g. under LG_CONV_ALGO=dnnl), so the report says what was checked. */
-static void wino_tiles(int *fwd, int *bwd) {
+ * e.g. under LG_CONV_ALGO=dnnl), and whether the 32 -> 32 layer's
+ * backward-weights pass is Winograd's too, so the report says what was
+ * checked. */
+static void wino_tiles(int *fwd, int *bwd, int *wgrad) {
     lg_conv_desc d = {.n = SC_BATCH, .ci = SC_WIDE, .hi = SC_H, .wi = SC_W, .co = SC_WIDE,
                       .kh = 5, .kw = 5, .stride = 1, .pad = 2, .ho = SC_H, .wo = SC_W};
     *fwd = lg_cpu_conv_wino_tile(&d, 0);
+    *wgrad = lg_cpu_conv_wino_wgrad(&d);
     d.co = 4;
     *bwd = lg_cpu_conv_wino_tile(&d, 1);
+}
+
+/* The value of `name` in the environment this process started with (what
+ * the libraries read while they loaded, not what setenv changed since):
+ * 1 and the value in buf, or 0. */
+static int start_env(const char *name, char *buf, size_t cap) {
+    FILE *f = fopen("/proc/self/environ", "rb");
+    if (!f) return 0;
+    char entry[4096];
+    size_t len = strlen(name), n = 0;
+    int c, found = 0;
+    while (!found && (c = fgetc(f)) != EOF) {
+        if (c) {
+            if (n + 1 < sizeof entry) entry[n++] = (char)c;
+            continue;
+        }
+        entry[n] = 0;
+        n = 0;
+        if (!strncmp(entry, name, len) && entry[len] == '=') {
+            size_t m = strlen(entry + len + 1); /* a longer value is cut to fit */
+            if (m >= cap) m = cap - 1;
+            memcpy(buf, entry + len + 1, m);
+            buf[m] = 0;
+            found = 1;
+        }
+    }
+    fclose(f);
+    return found;
 }
 
 typedef struct {
@@ -148,17 +179,21 @@ int lg_cmd_selfcheck(int argc, char **argv) {
                 fail, e_y, e_dx, e_g, e_fd);
         return LG_EXIT_FAIL;
     }
-    int wf, wb;
-    wino_tiles(&wf, &wb);
-    char conv[128];
-    if (wf || wb)
-        snprintf(conv, sizeof conv, "Winograd F(%dx%d,5x5)%s%s and oneDNN convolutions",
-                 wf ? wf : wb, wf ? wf : wb, wf ? " forward" : "", wb ? " + backward-data" : "");
+    int wf, wb, ww;
+    wino_tiles(&wf, &wb, &ww);
+    const int t = wf ? wf : wb;
+    char conv[192];
+    if (t) /* backward-weights has only the F(4x4) kernel */
+        snprintf(conv, sizeof conv, "Winograd F(%dx%d,5x5)%s%s%s and oneDNN convolutions", t, t,
+                 wf ? " forward" : "", wb ? " + backward-data" : "",
+                 !ww ? "" : t == 4 ? " + backward-weights" : ", F(4x4,5x5) backward-weights");
     else
         snprintf(conv, sizeof conv, "oneDNN convolutions only (LG_CONV_ALGO=%s)",
                  getenv("LG_CONV_ALGO") ? getenv("LG_CONV_ALGO") : "");
+    char wait[32];
     printf("selfcheck: ok (cpu backend agrees with reference: %s; gradients check; %d "
-           "threads)\n",
-           conv, lg_get_threads());
+           "threads; OpenBLAS %s; OpenMP wait policy %s)\n",
+           conv, lg_get_threads(), lg_blas_core(),
+           start_env("OMP_WAIT_POLICY", wait, sizeof wait) ? wait : "unset");
     return LG_EXIT_OK;
 }

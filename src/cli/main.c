@@ -1,17 +1,32 @@
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
-/* OpenMP threads that spin at barriers steal the CPU from each other when
- * the machine is shared: measured on this 2-core machine under load, a
- * training step ran 6x slower spinning than sleeping. libgomp reads its
- * wait policy while it loads, before main(), so set the default here, in
- * the executable's pre-initialisers, which run before any library's. A
- * user's own OMP_WAIT_POLICY wins. */
-static void lg_default_wait_policy(void) { setenv("OMP_WAIT_POLICY", "passive", 0); }
-__attribute__((section(".preinit_array"), used)) static void (*lg_preinit)(void) =
-    lg_default_wait_policy;
+/* Two settings that libraries read once, while they load:
+ * - OMP_WAIT_POLICY: OpenMP threads that spin at barriers steal the CPU
+ *   from each other when the machine is shared (measured on a 2-core
+ *   machine under load: a training step ran 6x slower spinning than
+ *   sleeping), so the default here is passive;
+ * - OPENBLAS_CORETYPE: OpenBLAS gives CPUs newer than its table generic SSE3
+ *   kernels (3.6x slower GEMMs, src/core/blas.c), so name the right family.
+ * glibc's start-up puts back the environment the process was started with
+ * after the executable's pre-initialisers run, so a setenv there is lost
+ * (measured: a variable set in .preinit_array is gone in main); the one way
+ * to have the libraries see a setting is to start again with it. A user's
+ * own values win, and with both present nothing restarts. Nor under
+ * valgrind (its preload library in LD_PRELOAD): /proc/self/exe is valgrind
+ * itself there, and a restart would leave the program it checks. */
+static void lg_load_time_settings(char **argv) {
+    const char *preload = getenv("LD_PRELOAD");
+    if (preload && strstr(preload, "vgpreload")) return;
+    int restart = 0;
+    if (!getenv("OMP_WAIT_POLICY")) restart |= !setenv("OMP_WAIT_POLICY", "passive", 0);
+    const char *core = lg_blas_coretype_for_cpu();
+    if (core && !getenv("OPENBLAS_CORETYPE")) restart |= !setenv("OPENBLAS_CORETYPE", core, 0);
+    if (restart) execv("/proc/self/exe", argv); /* returns only if it failed: go on as loaded */
+}
 
 static const lg_cli_cmd lg_cmds[] = {
     {"train", lg_cmd_train, "train a LAPGAN on a data set"},
@@ -38,6 +53,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    lg_load_time_settings(argv);
     if (argc < 2) {
         usage(stderr);
         return LG_EXIT_USAGE;

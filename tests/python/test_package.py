@@ -1,5 +1,6 @@
 """The Python package against the CLI of the same build."""
 import os
+import re
 import subprocess
 import sys
 
@@ -95,6 +96,25 @@ def test_wait_policy_defaults_to_passive():
     env["OMP_WAIT_POLICY"] = "active"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == "active", out.stderr
+
+
+def test_blas_kernels_are_the_clis(bin):
+    """Importing lapgan names OpenBLAS's kernel family for this CPU before
+    the library loads, as the CLI does (OpenBLAS gives CPUs newer than its
+    table generic SSE3 kernels), so Python and the CLI multiply alike; a
+    user's OPENBLAS_CORETYPE wins in both."""
+    code = "import lapgan; print(lapgan.blas_core())"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    cli = subprocess.run([bin, "selfcheck"], env=env, capture_output=True, text=True)
+    core = re.search(r"OpenBLAS (\w+);", cli.stdout).group(1)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == core, out.stderr
+    flags = open("/proc/cpuinfo").read()
+    if " avx2 " in flags and " fma " in flags:
+        assert core in ("SkylakeX", "Cooperlake", "SapphireRapids", "Haswell", "Zen"), core
+    env["OPENBLAS_CORETYPE"] = "Haswell"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "Haswell", out.stderr
 
 
 def test_errors_raise_with_the_library_message(tmp_path, fashion_small):

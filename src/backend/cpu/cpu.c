@@ -107,16 +107,18 @@ int lg_cpu_has_bf16(void) {
  *         (docs/nn.md; one of two quality runs in docs/eval.md fell outside
  *         the fp32 seeds' FD spread);
  *   dnnl  oneDNN's bf16 primitives, like every other layer.
- * Unset: dnnl where the CPU has AMX-BF16, whose tiles oneDNN's bf16
- * primitives use at many times the FMA peak (not measured by this project
- * yet: no AMX machine since the rule was made), fp32 elsewhere. */
+ * Unset: fp32 on every CPU. With AMX-BF16 (Xeon family 6 model 207,
+ * 2026-12-06) oneDNN 2.6's AMX primitives ran these layers no faster
+ * than the fp32 kernels (128 -> 128 at 28x28, batch 128, three passes:
+ * 435 vs 414 ms) and the whole bf16 step slower (51.0 vs 58.5 img/s,
+ * bench/README.md "bf16 on AMX"). */
 typedef enum { WINO_BF16_BAD = -1, WINO_BF16_DNNL, WINO_BF16_FP32, WINO_BF16_MULT } wino_bf16_mode;
 
 static wino_bf16_mode wino_bf16(void) {
     static int v = -2;
     if (v == -2) {
         const char *e = getenv("LG_BF16_WINOGRAD");
-        v = !e || !*e               ? (has_amx_bf16() ? WINO_BF16_DNNL : WINO_BF16_FP32)
+        v = !e || !*e               ? WINO_BF16_FP32
             : !strcmp(e, "bf16")    ? WINO_BF16_MULT
             : !strcmp(e, "fp32")    ? WINO_BF16_FP32
             : !strcmp(e, "dnnl")    ? WINO_BF16_DNNL
