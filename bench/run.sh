@@ -124,7 +124,8 @@ mkdir -p "$(dirname "$out")"
          "PyTorch $torch_version ($py, layouts $layout)"
     echo "# $pairs pairs ($steps timed steps per level after $warmup), $conv_pairs conv pairs;" \
          "load average $load_start at start, $(cut -d' ' -f1-3 /proc/loadavg) at end;" \
-         "took $(($(date +%s) - t_start)) s; env OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
+         "took $(($(date +%s) - t_start)) s; env OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset};" \
+         "lapgan's OpenBLAS kernels: $("$build/lapgan" selfcheck 2>/dev/null | sed -nE 's/.*; OpenBLAS ([A-Za-z0-9]+);.*/\1/p')"
     python3 bench/summarize.py "$tmp" "$batch"
 } >"$out"
 cat "$out"
