@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include "backend/cpu/cpu.h"
+#include "pyramid/resample.h"
 #include "test.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -441,6 +442,260 @@ static void test_batchnorm_running_stats(void) {
     }
     CHECK(buf[0] == 0.5f && buf[3] == 0.25f); /* eval leaves them alone */
     lg_net_free(net);
+}
+
+/* SGD's and Adam's updates of be against ref (test_train_ops_match_ref's
+ * bounds); returns how many values fall outside. */
+static size_t update_ops_match_ref(const lg_backend *be, const lg_backend *ref) {
+    const double u = 0x1p-24;
+    const size_t n = 40000; /* over the threads' threshold */
+    float *buf = lg_alloc_floats(10 * n);
+    float *p = buf, *pr = p + n, *p0 = pr + n, *v = p0 + n, *vr = v + n, *v0 = vr + n;
+    float *m = v0 + n, *mr = m + n, *m0 = mr + n, *g = m0 + n;
+    fill(g, n, 62, -2, 2);
+    size_t bad = 0;
+    const float sgd[][3] = {{0, 1, 0}, {0, 1, 1}, {0.9f, 0.1f, 1}}; /* a, b, has a buffer */
+    for (size_t c = 0; c < 3; c++) {
+        fill(p0, n, 65, -1, 1), fill(v0, n, 66, -0.5f, 0.5f);
+        memcpy(p, p0, sizeof(float) * n), memcpy(pr, p0, sizeof(float) * n);
+        memcpy(v, v0, sizeof(float) * n), memcpy(vr, v0, sizeof(float) * n);
+        const lg_update_desc d = {.n = n, .lr = 0.02f, .wd = 1e-3f, .a = sgd[c][0], .b = sgd[c][1]};
+        const int has = sgd[c][2] != 0;
+        CHECK_OK(be->sgd_update(&d, p, g, has ? v : NULL));
+        CHECK_OK(ref->sgd_update(&d, pr, g, has ? vr : NULL));
+        for (size_t i = 0; i < n; i++) {
+            /* g' = g + wd p: the product and the sum, 2u; v = a v0 + b g': the
+             * two products and the sum, 3u, plus b's share of g''s error;
+             * p - lr v: the product and the difference, plus lr v's error */
+            const double gp = fabs((double)g[i]) + fabs(d.wd * (double)p0[i]), eg = 2 * u * gp;
+            const double ev = has ? fabs((double)d.b) * eg +
+                                        3 * u * (fabs((double)d.a * v0[i]) + fabs((double)d.b) * gp)
+                                  : eg;
+            const double vv = has ? fabs((double)vr[i]) : gp;
+            const double ep = d.lr * ev + u * (d.lr * vv + fabs((double)pr[i]));
+            bad += !(fabs((double)p[i] - pr[i]) <= ep + u * fabs(pr[i]));
+            if (has) bad += !(fabs((double)v[i] - vr[i]) <= ev + u * fabs(vr[i]));
+        }
+    }
+    fill(p0, n, 67, -1, 1), fill(m0, n, 68, -0.1f, 0.1f), fill(v0, n, 69, 0, 0.01f);
+    memcpy(p, p0, sizeof(float) * n), memcpy(pr, p0, sizeof(float) * n);
+    memcpy(m, m0, sizeof(float) * n), memcpy(mr, m0, sizeof(float) * n);
+    memcpy(v, v0, sizeof(float) * n), memcpy(vr, v0, sizeof(float) * n);
+    const lg_update_desc d = {.n = n, .wd = 1e-3f, .step = 2e-4f / (1 - 0.9f * 0.9f),
+                              .bc2 = 0.03f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
+    CHECK_OK(be->adam_update(&d, p, g, m, v));
+    CHECK_OK(ref->adam_update(&d, pr, g, mr, vr));
+    /* 1 - b1 and 1 - b2 are exact in float32 here (Sterbenz) */
+    const double b1 = d.beta1, b2 = d.beta2, c1 = 1 - b1, c2 = 1 - b2;
+    for (size_t i = 0; i < n; i++) {
+        const double gp = (double)g[i] + (double)d.wd * p0[i];
+        const double eg = 2 * u * (fabs((double)g[i]) + fabs(d.wd * (double)p0[i]));
+        const double mi = b1 * m0[i] + c1 * gp, vi = b2 * v0[i] + c2 * gp * gp;
+        /* m: two products and a sum; v: g'^2, two products and a sum */
+        const double em = c1 * eg + 3 * u * (fabs(b1 * m0[i]) + c1 * fabs(gp));
+        const double ev = c2 * (2 * fabs(gp) * eg + eg * eg) + 4 * u * (b2 * v0[i] + c2 * gp * gp);
+        /* sqrt of an input ev off, then rounded; / bc2 and + eps; m / den; step *; p - */
+        const double sq = sqrt(vi), es = ev / (sq + sqrt(fmax(vi - ev, 0))) + u * sq;
+        const double den = sq / d.bc2 + d.eps, eden = es / d.bc2 + 2 * u * den, lo = den - eden;
+        const double er = (em + fabs(mi) * eden / lo) / lo + u * fabs(mi) / den;
+        const double upd = d.step * mi / den, eu = d.step * er + u * fabs(upd);
+        bad += !(fabs((double)p[i] - pr[i]) <= eu + 2 * u * fabs(pr[i]));
+        bad += !(fabs((double)m[i] - mr[i]) <= em + u * fabs(mr[i]));
+        bad += !(fabs((double)v[i] - vr[i]) <= ev + u * vr[i]);
+    }
+    lg_free(buf);
+    return bad;
+}
+
+/* The tables that a level step also runs through (dropout's mask, L2
+ * pooling, concatenation, the loss and the optimiser updates), each against
+ * ref (double, from the definitions) within bounds derived from float32
+ * rounding, u = 2^-24, one u per rounded float32 operation:
+ * - dropout: the same values kept, bit for bit (the uniforms are exact
+ *   24-bit fractions in both), kept values in * fl(1 / fl(1 - p)) within 3u;
+ * - L2 pooling: forward sums k positive squares (k roundings, 1 each
+ *   square) then sqrtf: within ((k + 1) / 2 + 1)u of y; backward from the
+ *   same y: dy / y then * x, 2u of dx;
+ * - concatenation and split: copies, bit for bit;
+ * - loss: each term's only float32 step is expf (glibc: under 1 ulp, 2u
+ *   relative), which log1p turns into at most 2u e / (1 + e); dlogits =
+ *   fl(fl(sig - t) fl(scale / n)) with sig within 4u (expf, the 1 + e and
+ *   the division): |g| (4u sig + 3u |sig - t|);
+ * - SGD and Adam: the error of each intermediate from its own roundings
+ *   and its inputs' errors, written out below. */
+static void test_train_ops_match_ref(void) {
+    const lg_backend_kind kinds[] = {LG_BACKEND_CPU, LG_BACKEND_CPU_BF16};
+    const lg_backend *ref = lg_backend_get(LG_BACKEND_REF);
+    const double u = 0x1p-24;
+    enum { ROWS = 5, PER = 2 * 1024 + 37, MAPS = 7 * 3 };
+    const size_t N = (size_t)ROWS * PER;
+    float *x = lg_alloc_floats(N), *y = lg_alloc_floats(N), *yr = lg_alloc_floats(N);
+    float *dy = lg_alloc_floats(N), *dx = lg_alloc_floats(N), *dxr = lg_alloc_floats(N);
+    fill_away_from_zero(x, N, 61);
+    fill(dy, N, 62, -2, 2);
+    const uint64_t rows[ROWS] = {9, 3, 1ull << 40, 0, 77};
+    int tables = 0;
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+        const lg_backend *be = lg_backend_get(kinds[k]);
+        if (!be) continue;
+        tables++;
+        /* dropout: elementwise over chunks, spatial, explicit row ids, p 0 and 1 */
+        const float ps[] = {0.3f, 0.5f, 0.0f, 1.0f};
+        for (size_t pi = 0; pi < sizeof ps / sizeof *ps; pi++)
+            for (int spatial = 0; spatial < 2; spatial++) {
+                const int per = spatial ? MAPS * 11 : PER;
+                lg_dropout_desc d = {.n = ROWS, .per = (size_t)per, .maps = spatial ? MAPS : 0,
+                                     .p = ps[pi], .seed = 5, .stream = 17, .draw = 3,
+                                     .rows = pi & 1 ? rows : NULL};
+                CHECK_OK(be->dropout(&d, x, y));
+                CHECK_OK(ref->dropout(&d, x, yr));
+                size_t bad = 0, kept = 0;
+                for (size_t i = 0; i < (size_t)ROWS * per; i++) {
+                    kept += yr[i] != 0;
+                    bad += (y[i] == 0) != (yr[i] == 0) ||
+                           !(fabs((double)y[i] - yr[i]) <= 3 * u * fabs(yr[i]));
+                }
+                CHECK_MSG(bad == 0, "%s dropout p %g spatial %d: %zu values off ref", be->name,
+                          ps[pi], spatial, bad);
+                const double share = (double)kept / ((double)ROWS * per);
+                CHECK_MSG(ps[pi] == 0 ? share == 1 : ps[pi] == 1 ? share == 0
+                                                              : fabs(share - (1 - ps[pi])) < 0.1,
+                          "%s dropout p %g: kept %.3f", be->name, ps[pi], share);
+                memcpy(dx, x, sizeof(float) * N); /* in place, as nets run it */
+                CHECK_OK(be->dropout(&d, dx, dx));
+                CHECK(memcmp(dx, y, sizeof(float) * (size_t)ROWS * per) == 0);
+            }
+        lg_dropout_desc bad_maps = {.n = 1, .per = 10, .maps = 3, .p = 0.5f};
+        CHECK_ERR(be->dropout(&bad_maps, x, y), LG_ERR_ARG);
+        /* L2 pooling: 3 samples, 4 output maps of 2 or 3 inputs, 5x7 planes; some all-zero */
+        for (int kk = 2; kk <= 3; kk++) {
+            const int n = 3, co = 4;
+            const size_t plane = 35, nin = (size_t)n * co * kk * plane, nout = (size_t)n * co * plane;
+            memcpy(dx, x, sizeof(float) * nin);
+            for (int j = 0; j < kk; j++) dx[j * plane + 4] = 0; /* y[0][4] = 0 */
+            CHECK_OK(be->featpool_fwd(n, co, kk, plane, dx, y));
+            CHECK_OK(ref->featpool_fwd(n, co, kk, plane, dx, yr));
+            size_t bad = 0;
+            for (size_t i = 0; i < nout; i++)
+                bad += !(fabs((double)y[i] - yr[i]) <= ((kk + 1) / 2.0 + 1) * u * yr[i]);
+            CHECK(yr[4] == 0 && y[4] == 0);
+            float *g = y + nout, *gr = yr + nout;
+            CHECK_OK(be->featpool_bwd(n, co, kk, plane, dx, yr, dy, g));
+            CHECK_OK(ref->featpool_bwd(n, co, kk, plane, dx, yr, dy, gr));
+            for (size_t i = 0; i < nin; i++) bad += !(fabs((double)g[i] - gr[i]) <= 2 * u * fabs(gr[i]));
+            CHECK(g[4] == 0 && gr[4] == 0);
+            CHECK_MSG(bad == 0, "%s L2 pooling k %d: %zu values off ref", be->name, kk, bad);
+        }
+        /* concatenation and its adjoint, either half left out */
+        {
+            const int n = 4;
+            const size_t na = 300, nb = 1;
+            CHECK_OK(be->concat(n, na, nb, x, dy, y));
+            CHECK_OK(ref->concat(n, na, nb, x, dy, yr));
+            CHECK(memcmp(y, yr, sizeof(float) * n * (na + nb)) == 0);
+            CHECK(y[na] == dy[0] && y[na + nb] == x[na]);
+            memset(dx, 0, sizeof(float) * N), memset(dxr, 0, sizeof(float) * N);
+            CHECK_OK(be->split(n, na, nb, x, dx, NULL));
+            CHECK_OK(ref->split(n, na, nb, x, dxr, NULL));
+            CHECK_OK(be->split(n, na, nb, x, NULL, dx + n * na));
+            CHECK_OK(ref->split(n, na, nb, x, NULL, dxr + n * na));
+            CHECK(memcmp(dx, dxr, sizeof(float) * n * (na + nb)) == 0);
+            CHECK(dx[na] == x[na + nb] && dx[n * na] == x[na]);
+        }
+        /* the loss, logits up to +-40 and soft targets */
+        {
+            const int n = 999;
+            const float scale = 0.75f;
+            float *t = y + n;
+            fill(y, n, 63, -40, 40);
+            fill(t, n, 64, 0, 1);
+            double sum, sumr;
+            CHECK_OK(be->bce_logits(n, y, t, scale, &sum, dx));
+            CHECK_OK(ref->bce_logits(n, y, t, scale, &sumr, dxr));
+            double bs = 1e-12 * fabs(sumr);
+            size_t bad = 0;
+            const double g = (double)scale / n;
+            for (int i = 0; i < n; i++) {
+                const double e = exp(-fabs(y[i])), sig = 1 / (1 + exp(-(double)y[i]));
+                bs += 2 * u * e / (1 + e);
+                bad += !(fabs((double)dx[i] - dxr[i]) <=
+                         1.01 * g * (4 * u * sig + 3 * u * fabs(sig - t[i])) + u * fabs(dxr[i]));
+            }
+            CHECK_MSG(fabs(sum - sumr) <= bs && bad == 0, "%s loss: sum off %.3g (bound %.3g), "
+                      "%zu gradients off ref", be->name, fabs(sum - sumr), bs, bad);
+            CHECK_OK(be->bce_logits(n, y, t, scale, &sum, NULL)); /* no gradient wanted */
+            CHECK(fabs(sum - sumr) <= bs);
+        }
+        /* SGD (no buffer, the buffer's first write, momentum with dampening) and Adam */
+        CHECK_MSG(update_ops_match_ref(be, ref) == 0, "%s optimiser updates off ref", be->name);
+    }
+    CHECK(tables >= 1);
+    lg_free(x), lg_free(y), lg_free(yr), lg_free(dy), lg_free(dx), lg_free(dxr);
+}
+
+/* The rest of a level step's ops against ref: the pyramid's resampling for
+ * both filters, down and up, beta 0 and not (each output a weighted sum of
+ * at most Tx Ty inputs, weights >= 0 summing to 1 per axis, Tx, Ty <= 8
+ * for these shapes: the row and column sums and their products round at
+ * most Tx + Ty + 4 times, so |cpu - ref| <= 20u (|alpha| max|x| + |beta|
+ * max|y0|)); the sum x = h + l (one rounding, as ref: bit for bit); the
+ * noise: ref's values from lg_philox directly, within the one rounding of
+ * lo + (hi - lo) u (2u for [-1, 1)). */
+static void test_step_ops_match_ref(void) {
+    const lg_backend_kind kinds[] = {LG_BACKEND_CPU, LG_BACKEND_CPU_BF16};
+    const lg_backend *ref = lg_backend_get(LG_BACKEND_REF);
+    const double u = 0x1p-24;
+    const int shapes[][3] = {{28, 14, 1}, {14, 8, 1}, {8, 14, 0}, {14, 28, 0}, {32, 8, 1}, {5, 5, 0}};
+    const size_t N = 70001; /* over the threads' thresholds; resampling uses the first 6144 */
+    float *x = lg_alloc_floats(N), *y = lg_alloc_floats(N), *yr = lg_alloc_floats(N);
+    fill(x, N, 71, -1, 1);
+    int tables = 0;
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+        const lg_backend *be = lg_backend_get(kinds[k]);
+        if (!be) continue;
+        tables++;
+        for (int f = 0; f < LG_PYR_FILTER_COUNT; f++)
+            for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++)
+                for (int b = 0; b < 2; b++) {
+                    const int h = shapes[si][0], o = shapes[si][1], down = shapes[si][2];
+                    const size_t ny = (size_t)3 * 2 * o * o;
+                    const float alpha = b ? -0.5f : 1.0f, beta = b ? 0.25f : 0.0f;
+                    fill(y, ny, 72, -1, 1), memcpy(yr, y, sizeof(float) * ny);
+                    CHECK_OK(lg_pyr_resample_on(be, (lg_pyr_filter)f, down, x, 3, 2, h, h, y, o,
+                                                o, alpha, beta));
+                    CHECK_OK(lg_pyr_resample_on(ref, (lg_pyr_filter)f, down, x, 3, 2, h, h, yr,
+                                                o, o, alpha, beta));
+                    const double bound = 20 * u * (fabs(alpha) + fabs(beta)); /* max|x|, |y0| <= 1 */
+                    double e = 0;
+                    for (size_t i = 0; i < ny; i++) e = fmax(e, fabs((double)y[i] - yr[i]));
+                    CHECK_MSG(e <= bound, "%s resample %s %d -> %d beta %g: off %.3g (bound %.3g)",
+                              be->name, lg_pyr_filter_name((lg_pyr_filter)f), h, o, beta, e, bound);
+                }
+        /* sum and copy */
+        CHECK_OK(be->add(N / 2, x, x + N / 2, y));
+        CHECK_OK(ref->add(N / 2, x, x + N / 2, yr));
+        CHECK(memcmp(y, yr, sizeof(float) * (N / 2)) == 0);
+        CHECK_OK(be->add(N, x, NULL, y));
+        CHECK(memcmp(y, x, sizeof(float) * N) == 0);
+        /* noise: one generator moving on, and keyed rows */
+        lg_rng r1 = {0}, r2 = {0};
+        lg_rng_init(&r1, 3, 44), lg_rng_init(&r2, 3, 44);
+        const float lo = -1, hi = 1;
+        double e = 0;
+        for (int rep = 0; rep < 2; rep++) { /* the second draw starts where the first ended */
+            CHECK_OK(be->uniform(&r1, N, lo, hi, y));
+            CHECK_OK(ref->uniform(&r2, N, lo, hi, yr));
+            CHECK(r1.offset == r2.offset && r1.offset == (uint64_t)(rep + 1) * 17501);
+            for (size_t i = 0; i < N; i++) e = fmax(e, fabs((double)y[i] - yr[i]));
+        }
+        const uint64_t rows[3] = {5, 0, 1ull << 33};
+        CHECK_OK(be->uniform_rows(3, 999, 3, 44, 12, rows, lo, hi, y));
+        CHECK_OK(ref->uniform_rows(3, 999, 3, 44, 12, rows, lo, hi, yr));
+        for (size_t i = 0; i < 3 * 999; i++) e = fmax(e, fabs((double)y[i] - yr[i]));
+        CHECK_MSG(e <= 2 * u, "%s noise: off ref by %.3g", be->name, e);
+    }
+    CHECK(tables >= 1);
+    lg_free(x), lg_free(y), lg_free(yr);
 }
 
 static void test_dropout_mask(void) {
@@ -1260,6 +1515,8 @@ int main(void) {
     RUN(test_up2_ops_match_ref);
     RUN(test_bn_ops_match_ref);
     RUN(test_bias_rows_ops_match_ref);
+    RUN(test_train_ops_match_ref);
+    RUN(test_step_ops_match_ref);
     RUN(test_grad_activations_in_place);
     RUN(test_grad_batchnorm);
     RUN(test_grad_dropout_shape_upsample);

@@ -237,6 +237,9 @@ lg_optim_cfg lg_optim_defaults(lg_opt_kind kind, float lr);
 typedef struct lg_optim lg_optim;
 lg_status lg_optim_new(lg_optim **out, const lg_optim_cfg *cfg, size_t nparams);
 void lg_optim_free(lg_optim *o);
+/* Runs o's updates on backend k from now on (lg_optim_new: cpu); the
+ * state and its bits do not depend on it beyond the backend's rounding. */
+lg_status lg_optim_use_backend(lg_optim *o, lg_backend_kind k);
 /* Learning rate and momentum (beta1 for Adam) at an epoch (the step
  * function of whole epochs is the caller's: it passes floor(epoch)). */
 void lg_optim_schedule(const lg_optim_cfg *cfg, double epoch, float *lr, float *mom);

@@ -34,6 +34,49 @@ typedef struct {
     float eps, momentum;
 } lg_bn_desc;
 
+/* Inverted dropout's masked copy of n rows of `per` values: out = in /
+ * (1 - p) where kept, 0 where dropped (p = 1 drops all). Row i's uniforms
+ * come from lg_rng_keyed(seed, stream, draw, rows ? rows[i] : i) in order,
+ * U[0, 1) from lg_rng_uniform, and a value is kept when its uniform is >= p:
+ * uniform j decides value j, or with maps > 0 (spatial dropout) map j of
+ * the row's maps equal planes. Forward and backward are the same copy. out
+ * may be in. */
+typedef struct {
+    int n;
+    size_t per;
+    int maps; /* 0: one uniform per value; else per = maps * plane */
+    float p;
+    uint64_t seed, stream, draw;
+    const uint64_t *rows;
+} lg_dropout_desc;
+
+/* The optimiser updates over n parameters p with gradients g (g' = g + wd p):
+ * SGD: v = a v + b g', p -= lr v (v NULL: p -= lr g');
+ * Adam: m = b1 m + (1 - b1) g', v = b2 v + (1 - b2) g'^2,
+ *       p -= step m / (sqrt(v) / bc2 + eps). */
+typedef struct {
+    size_t n;
+    float lr, wd, a, b;                 /* SGD */
+    float step, bc2, beta1, beta2, eps; /* Adam */
+} lg_update_desc;
+
+/* Separable resampling of `planes` planes h x w into rows.out x cols.out
+ * (the pyramid's d(.) and u(.), src/pyramid/resample.c builds the taps):
+ * y[o][q] = alpha sum_t sum_s ry(o, t) cx(q, s) x[iy(o, t)][ix(q, s)] + beta
+ * y[o][q], an axis's taps for output i at [i T, i T + T) of idx and w
+ * (unused taps weigh 0). beta = 0 ignores y's old contents. */
+typedef struct {
+    int out, T;
+    const int *idx;
+    const float *w;
+} lg_taps;
+typedef struct {
+    long planes;
+    int h, w;
+    lg_taps rows, cols; /* rows: h -> rows.out; cols: w -> cols.out */
+    float alpha, beta;
+} lg_resample_desc;
+
 typedef struct lg_backend {
     lg_backend_kind kind;
     const char *name;
@@ -81,6 +124,39 @@ typedef struct lg_backend {
     lg_status (*bn_bwd)(const lg_bn_desc *d, const float *gamma, const float *mean,
                         const float *invstd, const float *x, const float *dy, float *dx,
                         float *dgamma, float *dbeta);
+    /* Scratch floats a resampling needs (lg_resample_desc); the caller
+     * allocates it and may keep it for later calls of the same size. */
+    size_t (*resample_workspace)(const lg_resample_desc *d);
+    lg_status (*resample)(const lg_resample_desc *d, const float *x, float *y, float *ws);
+    /* out = a + b over n values (b NULL: a copy); out may be a or b. */
+    lg_status (*add)(size_t n, const float *a, const float *b, float *out);
+    /* U[lo, hi) noise as lg_rng_uniform draws it: n values from r (which
+     * moves on ceil(n / 4) blocks), or per rows, row i's `per` values from
+     * lg_rng_keyed(seed, stream, draw, rows[i]). */
+    lg_status (*uniform)(lg_rng *r, size_t n, float lo, float hi, float *out);
+    lg_status (*uniform_rows)(int n, size_t per, uint64_t seed, uint64_t stream, uint64_t draw,
+                              const uint64_t *rows, float lo, float hi, float *out);
+    /* Dropout's masked copy (lg_dropout_desc). */
+    lg_status (*dropout)(const lg_dropout_desc *d, const float *in, float *out);
+    /* L2 pooling of n samples' k*co maps of `plane` values into co maps:
+     * y[c] = sqrt(sum_j x[c k + j]^2); backward dx[c k + j] = dy[c] x[c k +
+     * j] / y[c], 0 where y[c] = 0. */
+    lg_status (*featpool_fwd)(int n, int co, int k, size_t plane, const float *x, float *y);
+    lg_status (*featpool_bwd)(int n, int co, int k, size_t plane, const float *x, const float *y,
+                              const float *dy, float *dx);
+    /* out [n, ca + cb, plane] = a [n, ca, plane] then b [n, cb, plane] per
+     * sample (channels as blocks of `plane` floats); split is its adjoint,
+     * a or b NULL: that part not wanted. */
+    lg_status (*concat)(int n, size_t na, size_t nb, const float *a, const float *b, float *out);
+    lg_status (*split)(int n, size_t na, size_t nb, const float *g, float *a, float *b);
+    /* Binary cross-entropy on n logits: *sum = sum_i max(x,0) - x t +
+     * log(1 + e^-|x|) (in double), dlogits (NULL: not wanted) = (sigmoid(x)
+     * - t) scale / n. */
+    lg_status (*bce_logits)(int n, const float *logits, const float *targets, float scale,
+                            double *sum, float *dlogits);
+    lg_status (*sgd_update)(const lg_update_desc *d, float *p, const float *g, float *v);
+    lg_status (*adam_update)(const lg_update_desc *d, float *p, const float *g, float *m,
+                             float *v);
 } lg_backend;
 
 /* The table of kind k, or NULL for an unknown kind or one this CPU cannot

@@ -6,6 +6,8 @@
 
 #include "core/check.h"
 #include "level_internal.h"
+#include "nn/layer.h"
+#include "pyramid/resample.h"
 
 /* ---- network specifications ------------------------------------------- */
 
@@ -184,7 +186,8 @@ static lg_status make_part(lg_level *lv, int which, const char *name, const lg_l
     if (st != LG_OK) return lg_error(st, "level %d %s: %s", lv->k, name, lg_errmsg());
     size_t np;
     lg_net_params(p->net, &np);
-    return lg_optim_new(&p->opt, &lv->m.opt, np);
+    LG_TRY(lg_optim_new(&p->opt, &lv->m.opt, np));
+    return lg_optim_use_backend(p->opt, be);
 }
 
 static size_t align16(size_t n) { return (n + 15) & ~(size_t)15; }
@@ -262,6 +265,7 @@ lg_status lg_level_new(lg_level **out, const lg_model_desc *m, int k, int max_ba
     lv->gin_c = l->fc ? l->zdim + lv->ncls : l->zdim + m->c + cc_plane;
     lv->din_c = l->fc ? (int)lv->img + lv->ncls : m->c + cc_plane;
     lg_rng_init(&lv->noise, seed, stream_of(k, 9));
+    lv->be = lg_backend_get(backend); /* NULL: make_part's lg_net_new says why */
 
     lg_layer_spec specs[MAX_SPECS];
     int sp = lv->fc ? 1 : l->size;
@@ -340,25 +344,27 @@ static lg_status set_onehot(lg_level *lv, const int *labels, int n) {
 }
 
 /* out [n, ca+cb, h, w] = concat(a [n, ca, h, w], b [n, cb, h, w]). */
-static lg_status cat(const float *a, int ca, const float *b, int cb, int n, int h, int w,
-                     float *out) {
+static lg_status cat(const lg_level *lv, const float *a, int ca, const float *b, int cb, int n,
+                     int h, int w, float *out) {
     lg_tensor ta = lg_tensor4((float *)a, n, ca, h, w), tb = lg_tensor4((float *)b, n, cb, h, w);
     lg_tensor to = lg_tensor4(out, n, ca + cb, h, w);
-    return lg_concat_forward(&ta, &tb, &to);
+    return lg_concat_forward_on(lv->be, &ta, &tb, &to);
 }
 
 /* Splits the first `keep` channels of g [n, c, h, w] into out. */
-static lg_status split_first(const float *g, int c, int keep, int n, int h, int w, float *out) {
+static lg_status split_first(const lg_level *lv, const float *g, int c, int keep, int n, int h,
+                             int w, float *out) {
     lg_tensor tg = lg_tensor4((float *)g, n, c, h, w), ta = lg_tensor4(out, n, keep, h, w);
     lg_tensor tb = lg_tensor4(NULL, n, c - keep, h, w);
-    return lg_concat_backward(&tg, &ta, &tb);
+    return lg_concat_backward_on(lv->be, &tg, &ta, &tb);
 }
 
 /* Splits the last channel of g [n, c, h, w] into out. */
-static lg_status split_last(const float *g, int c, int n, int h, int w, float *out) {
+static lg_status split_last(const lg_level *lv, const float *g, int c, int n, int h, int w,
+                            float *out) {
     lg_tensor tg = lg_tensor4((float *)g, n, c, h, w), ta = lg_tensor4(NULL, n, c - 1, h, w);
     lg_tensor tb = lg_tensor4(out, n, 1, h, w);
-    return lg_concat_backward(&tg, &ta, &tb);
+    return lg_concat_backward_on(lv->be, &tg, &ta, &tb);
 }
 
 /* Runs G on z (and l, and the one-hot rows `oh`) for n samples into lv->h.
@@ -368,16 +374,16 @@ static lg_status run_g(lg_level *lv, const float *l, const float *oh, const uint
     const int zdim = lv->m.level[lv->k].zdim, s = lv->s;
     const float *in = lv->z;
     if (lv->fc && lv->ncls) {
-        LG_TRY(cat(lv->z, zdim, oh, lv->ncls, n, 1, 1, lv->gin));
+        LG_TRY(cat(lv, lv->z, zdim, oh, lv->ncls, n, 1, 1, lv->gin));
         in = lv->gin;
     } else if (!lv->fc && !lv->ncls) {
-        LG_TRY(cat(lv->z, zdim, l, lv->c, n, s, s, lv->gin));
+        LG_TRY(cat(lv, lv->z, zdim, l, lv->c, n, s, s, lv->gin));
         in = lv->gin;
     } else if (!lv->fc) {
         const float *plane;
         LG_TRY(lg_net_forward(lv->part[LG_PART_GL].net, oh, n, train, &plane));
-        LG_TRY(cat(lv->z, zdim, l, lv->c, n, s, s, lv->zl));
-        LG_TRY(cat(lv->zl, zdim + lv->c, plane, 1, n, s, s, lv->gin));
+        LG_TRY(cat(lv, lv->z, zdim, l, lv->c, n, s, s, lv->zl));
+        LG_TRY(cat(lv, lv->zl, zdim + lv->c, plane, 1, n, s, s, lv->gin));
         in = lv->gin;
     }
     const float *y;
@@ -393,12 +399,12 @@ static lg_status run_d(lg_level *lv, const float *x, const float *oh, const uint
                        const float **logits) {
     const float *in = x;
     if (lv->ncls && lv->fc) {
-        LG_TRY(cat(x, (int)lv->img, oh, lv->ncls, n, 1, 1, lv->din));
+        LG_TRY(cat(lv, x, (int)lv->img, oh, lv->ncls, n, 1, 1, lv->din));
         in = lv->din;
     } else if (lv->ncls) {
         const float *plane;
         LG_TRY(lg_net_forward(lv->part[LG_PART_DL].net, oh, n, 1, &plane));
-        LG_TRY(cat(x, lv->c, plane, 1, n, lv->s, lv->s, lv->din));
+        LG_TRY(cat(lv, x, lv->c, plane, 1, n, lv->s, lv->s, lv->din));
         in = lv->din;
     }
     lg_net_set_rows(lv->part[LG_PART_D].net, rows);
@@ -406,29 +412,20 @@ static lg_status run_d(lg_level *lv, const float *x, const float *oh, const uint
 }
 
 /* x = h + l (h alone at level K, where l = 0). */
-static void compose(lg_level *lv, float *x, const float *h, const float *l, size_t n) {
-    if (!l) {
-        memcpy(x, h, sizeof(float) * n);
-        return;
-    }
-#pragma omp parallel for schedule(static) if (n >= 65536)
-    for (size_t i = 0; i < n; i++) x[i] = h[i] + l[i];
+static lg_status compose(lg_level *lv, float *x, const float *h, const float *l, size_t n) {
+    return lv->be->add(n, h, l, x);
 }
 
-static void draw_noise(lg_level *lv, lg_rng *r, int n) {
-    lg_rng_uniform(r, lv->z, (size_t)n * lv->zsize, lv->m.noise_lo, lv->m.noise_hi);
+static lg_status draw_noise(lg_level *lv, lg_rng *r, int n) {
+    return lv->be->uniform(r, (size_t)n * lv->zsize, lv->m.noise_lo, lv->m.noise_hi, lv->z);
 }
 
 /* Training noise: row i's from its place rows[i] in the whole batch and
  * the draw number, so any split of the batch over processes draws the
  * numbers one process would. */
-static void draw_noise_rows(lg_level *lv, const uint64_t *rows, int n, uint64_t draw) {
-    const size_t zs = (size_t)lv->zsize;
-#pragma omp parallel for schedule(static) if ((size_t)n * zs >= 65536 && zs < 65536)
-    for (int i = 0; i < n; i++) {
-        lg_rng r = lg_rng_keyed(lv->noise.seed, lv->noise.stream, draw, rows[i]);
-        lg_rng_uniform(&r, lv->z + (size_t)i * zs, zs, lv->m.noise_lo, lv->m.noise_hi);
-    }
+static lg_status draw_noise_rows(lg_level *lv, const uint64_t *rows, int n, uint64_t draw) {
+    return lv->be->uniform_rows(n, (size_t)lv->zsize, lv->noise.seed, lv->noise.stream, draw,
+                                rows, lv->m.noise_lo, lv->m.noise_hi, lv->z);
 }
 
 /* Downsamples the batch along the chain to levels k and k+1 and makes
@@ -439,11 +436,12 @@ static lg_status prepare_real(lg_level *lv, const float *images, int n, const fl
     int last = lv->k < lv->K ? lv->k + 1 : lv->k;
     for (int j = 1; j <= last; j++) {
         int a = lg_level_size(lv, j - 1), b = lg_level_size(lv, j);
-        LG_TRY(lg_pyr_down(f, prev, n, lv->c, a, a, lv->chain[j], b, b));
+        LG_TRY(lg_pyr_resample_on(lv->be, f, 1, prev, n, lv->c, a, a, lv->chain[j], b, b, 1, 0));
         prev = lv->chain[j];
     }
     if (lv->k < lv->K)
-        LG_TRY(lg_pyr_up(f, lv->chain[lv->k + 1], n, lv->c, lv->sc, lv->sc, lv->up, lv->s, lv->s));
+        LG_TRY(lg_pyr_resample_on(lv->be, f, 0, lv->chain[lv->k + 1], n, lv->c, lv->sc, lv->sc,
+                                      lv->up, lv->s, lv->s, 1, 0));
     *ik = lv->k == 0 ? images : lv->chain[lv->k];
     return LG_OK;
 }
@@ -461,7 +459,7 @@ static lg_status check_finite(const lg_level *lv, const char *what, float v) {
 static lg_status bce_share(lg_level *lv, const float *logits, int n, int B, float *share) {
     const float scale = (float)n / (float)B;
     float loss;
-    lg_status st = lg_bce_logits(logits, lv->targets, n, scale, &loss, lv->dlogits);
+    lg_status st = lg_bce_logits_on(lv->be, logits, lv->targets, n, scale, &loss, lv->dlogits);
     *share = loss * scale;
     return st == LG_ERR_NUMERIC ? LG_OK : st;
 }
@@ -484,12 +482,12 @@ static lg_status d_backward(lg_level *lv, int n, int param_grads, float *dimage)
     float *dx = !need_dx ? NULL : lv->ncls ? lv->ddin : dimage;
     LG_TRY(lg_net_backward(D->net, lv->dlogits, dx, param_grads));
     if (plane && param_grads) {
-        LG_TRY(split_last(lv->ddin, lv->c + 1, n, lv->s, lv->s, lv->dplane));
+        LG_TRY(split_last(lv, lv->ddin, lv->c + 1, n, lv->s, lv->s, lv->dplane));
         LG_TRY(lg_net_backward(DL->net, lv->dplane, NULL, 1));
     }
     if (dimage && lv->ncls) {
-        if (lv->fc) LG_TRY(split_first(lv->ddin, (int)lv->img + lv->ncls, (int)lv->img, n, 1, 1, dimage));
-        else LG_TRY(split_first(lv->ddin, lv->c + 1, lv->c, n, lv->s, lv->s, dimage));
+        if (lv->fc) LG_TRY(split_first(lv, lv->ddin, (int)lv->img + lv->ncls, (int)lv->img, n, 1, 1, dimage));
+        else LG_TRY(split_first(lv, lv->ddin, lv->c + 1, lv->c, n, lv->s, lv->s, dimage));
     }
     return LG_OK;
 }
@@ -533,10 +531,10 @@ static lg_status d_step(lg_level *lv, const float *ik, int n, int B, double epoc
     const size_t img = lv->img;
     const float *l = lv->k < lv->K ? lv->up : NULL;
     const float *oh_fake = lv->ncls ? lv->onehot + (size_t)half * lv->ncls : NULL;
-    draw_noise_rows(lv, lv->rows + half, half, 2 * (uint64_t)lv->step);
+    LG_TRY(draw_noise_rows(lv, lv->rows + half, half, 2 * (uint64_t)lv->step));
     LG_TRY(run_g(lv, l ? l + half * img : NULL, oh_fake, lv->rows + half, half, 1));
     memcpy(lv->x, ik, sizeof(float) * half * img);
-    compose(lv, lv->x + half * img, lv->h, l ? l + half * img : NULL, half * img);
+    LG_TRY(compose(lv, lv->x + half * img, lv->h, l ? l + half * img : NULL, half * img));
     float *s = lv->d_stats;
     s[0] = s[1] = s[2] = 0;
     lg_net_zero_grad(lv->part[LG_PART_D].net);
@@ -562,9 +560,9 @@ static lg_status d_step(lg_level *lv, const float *ik, int n, int B, double epoc
 static lg_status g_step(lg_level *lv, int n, int B, double epoch, lg_level_stats *st) {
     lg_part *G = &lv->part[LG_PART_G], *GL = &lv->part[LG_PART_GL];
     const float *l = lv->k < lv->K ? lv->up : NULL;
-    draw_noise_rows(lv, lv->rows, n, 2 * (uint64_t)lv->step + 1);
+    LG_TRY(draw_noise_rows(lv, lv->rows, n, 2 * (uint64_t)lv->step + 1));
     LG_TRY(run_g(lv, l, lv->onehot, lv->rows, n, 1));
-    compose(lv, lv->x, lv->h, l, (size_t)n * lv->img);
+    LG_TRY(compose(lv, lv->x, lv->h, l, (size_t)n * lv->img));
     const float *logits;
     LG_TRY(run_d(lv, lv->x, lv->onehot, lv->rows, n, &logits));
     for (int i = 0; i < n; i++) lv->targets[i] = 1.0f;
@@ -575,7 +573,7 @@ static lg_status g_step(lg_level *lv, int n, int B, double epoch, lg_level_stats
     lg_net_zero_grad(G->net);
     LG_TRY(lg_net_backward(G->net, lv->dh, plane ? lv->dgin : NULL, 1));
     if (plane) {
-        LG_TRY(split_last(lv->dgin, lv->gin_c, n, lv->s, lv->s, lv->dplane));
+        LG_TRY(split_last(lv, lv->dgin, lv->gin_c, n, lv->s, lv->s, lv->dplane));
         lg_net_zero_grad(GL->net);
         LG_TRY(lg_net_backward(GL->net, lv->dplane, NULL, 1));
     }
@@ -644,17 +642,17 @@ lg_status lg_level_generate(lg_level *lv, const float *coarse, const int *labels
     for (int at = 0; at < n; at += lv->max_batch) {
         int m = n - at < lv->max_batch ? n - at : lv->max_batch;
         LG_TRY(set_onehot(lv, labels ? labels + at : NULL, m));
-        draw_noise(lv, noise, m);
+        LG_TRY(draw_noise(lv, noise, m));
         const float *l = NULL;
         if (lv->k < lv->K) {
-            LG_TRY(lg_pyr_up(lv->m.filter, coarse + at * cimg, m, lv->c, lv->sc, lv->sc, lv->up,
-                             lv->s, lv->s));
+            LG_TRY(lg_pyr_resample_on(lv->be, lv->m.filter, 0, coarse + at * cimg, m, lv->c,
+                                      lv->sc, lv->sc, lv->up, lv->s, lv->s, 1, 0));
             l = lv->up;
         }
         LG_TRY(run_g(lv, l, lv->onehot, NULL, m, 0));
         if (up && l) memcpy(up + at * img, l, sizeof(float) * m * img);
         if (h) memcpy(h + at * img, lv->h, sizeof(float) * m * img);
-        compose(lv, out + at * img, lv->h, l, m * img);
+        LG_TRY(compose(lv, out + at * img, lv->h, l, m * img));
     }
     return LG_OK;
 }

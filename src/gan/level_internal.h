@@ -21,6 +21,7 @@ struct lg_level {
     int gin_c, din_c;   /* G / D input channels (features for FC levels) */
     size_t img;         /* c*s*s */
     lg_part part[LG_PART_COUNT]; /* GL/DL only for class-conditional conv levels */
+    const struct lg_backend *be; /* the nets' table: the step's loss and concatenations too */
     lg_rng noise;       /* z draws */
     int64_t step;
     /* Buffers for max_batch samples, allocated once. */

@@ -14,6 +14,7 @@
 #include "lapgan/eval.h"
 #include "lapgan/io.h"
 #include "level_internal.h"
+#include "pyramid/resample.h"
 
 /* Bandwidths 10^-2 ... 10^0, 13 values: levels are small (8x8 to 32x32),
  * so their best sigma sits below parzen_ll.py's grid floor of 0.1. */
@@ -47,7 +48,8 @@ static lg_status level_images(const lg_level *lv, const float *images, int n, fl
     for (int j = 1; j <= last; j++) {
         const int a = lg_level_size(lv, j - 1), b = lg_level_size(lv, j);
         float *next = lg_alloc_floats((size_t)n * lv->c * b * b);
-        lg_status st = next ? lg_pyr_down(lv->m.filter, prev, n, lv->c, a, a, next, b, b)
+        lg_status st = next ? lg_pyr_resample_on(lv->be, lv->m.filter, 1, prev, n, lv->c, a, a,
+                                                 next, b, b, 1, 0)
                             : LG_ERR_NOMEM;
         if (owned != keep[0]) lg_free(owned);
         if (st != LG_OK) {

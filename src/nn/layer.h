@@ -54,15 +54,25 @@ lg_status lg_batchnorm_forward(lg_layer *l, const lg_layer_ctx *c, const float *
 lg_status lg_batchnorm_backward(lg_layer *l, const lg_layer_ctx *c, const float *x,
                                 const float *dy, float *dx);
 lg_status lg_dropout_forward(lg_layer *l, const lg_layer_ctx *c, const float *x);
-void lg_dropout_backward(lg_layer *l, const lg_layer_ctx *c, const float *x, const float *dy,
-                         float *dx);
+lg_status lg_dropout_backward(lg_layer *l, const lg_layer_ctx *c, const float *x,
+                              const float *dy, float *dx);
 lg_status lg_upsample_forward(lg_layer *l, const lg_layer_ctx *c, const float *x);
 lg_status lg_upsample_backward(lg_layer *l, const lg_layer_ctx *c, const float *x, const float *dy,
                                float *dx);
 
 lg_status lg_featpool_forward(lg_layer *l, const lg_layer_ctx *c, const float *x);
-void lg_featpool_backward(lg_layer *l, const lg_layer_ctx *c, const float *x, const float *dy,
-                          float *dx);
+lg_status lg_featpool_backward(lg_layer *l, const lg_layer_ctx *c, const float *x,
+                               const float *dy, float *dx);
+
+/* lg_bce_logits on backend be (loss.c). */
+lg_status lg_bce_logits_on(const lg_backend *be, const float *logits, const float *targets, int n,
+                           float scale, float *loss, float *dlogits);
+
+/* lg_concat_forward / lg_concat_backward on backend be (shape.c). */
+lg_status lg_concat_forward_on(const lg_backend *be, const lg_tensor *a, const lg_tensor *b,
+                               lg_tensor *out);
+lg_status lg_concat_backward_on(const lg_backend *be, const lg_tensor *dout, lg_tensor *da,
+                                lg_tensor *db);
 
 /* Weight initialisation of one layer (init.c). */
 void lg_layer_init(lg_layer *l, lg_rng *rng);

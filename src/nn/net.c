@@ -470,10 +470,10 @@ static lg_status layer_backward(lg_layer *l, const lg_layer_ctx *c, const float 
     case LG_LAYER_LINEAR: return lg_linear_backward(l, c, x, dy, dx);
     case LG_LAYER_CONV2D: return lg_conv2d_backward(l, c, x, dy, dx);
     case LG_LAYER_BATCHNORM: return lg_batchnorm_backward(l, c, x, dy, dx);
-    case LG_LAYER_DROPOUT: lg_dropout_backward(l, c, x, dy, dx); break;
+    case LG_LAYER_DROPOUT: return lg_dropout_backward(l, c, x, dy, dx);
     case LG_LAYER_UPSAMPLE_NEAREST:
     case LG_LAYER_UPSAMPLE_BILINEAR: return lg_upsample_backward(l, c, x, dy, dx);
-    case LG_LAYER_FEATURE_L2POOL: lg_featpool_backward(l, c, x, dy, dx); break;
+    case LG_LAYER_FEATURE_L2POOL: return lg_featpool_backward(l, c, x, dy, dx);
     case LG_LAYER_FLATTEN:
     case LG_LAYER_RESHAPE:
         if (dx && dx != dy) memcpy(dx, dy, sizeof(float) * c->batch * lg_layer_in_numel(l));

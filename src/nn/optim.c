@@ -1,4 +1,5 @@
-/* Optimisers over the flat parameter array: one elementwise loop each.
+/* Optimisers over the flat parameter array: the schedule and bookkeeping
+ * here, the elementwise update as the backend's sgd_update / adam_update.
  * SGD, with g' = g + wd p and d the dampening (mu for Torch7's optim.sgd,
  *      0 for torch.optim.SGD): v = mu v + (1 - d) g'; p -= lr v. Like both
  *      libraries, the first step with mu != 0 sets v = g' (no dampening),
@@ -8,17 +9,16 @@
 #include <math.h>
 #include <string.h>
 
+#include "backend/ops.h"
 #include "core/check.h"
-#include "lapgan/nn.h"
 
 struct lg_optim {
     lg_optim_cfg cfg;
     size_t n;
     float *state; /* SGD: velocity [n]; Adam: m [n] then v [n] */
     int64_t t;
+    const lg_backend *be;
 };
-
-#define LG_OPT_PAR_MIN 16384
 
 static const char *const sgd_style_names[LG_SGD_STYLE_COUNT] = {"pytorch", "torch7"};
 
@@ -58,6 +58,7 @@ lg_status lg_optim_new(lg_optim **out, const lg_optim_cfg *cfg, size_t nparams) 
     if (!o) return LG_ERR_NOMEM;
     o->cfg = *cfg;
     o->n = nparams;
+    o->be = lg_backend_get(LG_BACKEND_CPU);
     o->state = lg_alloc_floats(cfg->kind == LG_OPT_ADAM ? 2 * nparams : nparams);
     if (!o->state) {
         lg_free(o);
@@ -94,27 +95,24 @@ void lg_optim_schedule(const lg_optim_cfg *cfg, double epoch, float *lr, float *
     if (mom) *mom = (float)m;
 }
 
+lg_status lg_optim_use_backend(lg_optim *o, lg_backend_kind k) {
+    LG_CHECK(o, LG_ERR_ARG, "lg_optim_use_backend: NULL optimiser");
+    LG_TRY(lg_backend_check(k));
+    o->be = lg_backend_get(k);
+    return LG_OK;
+}
+
 /* The buffer's first write copies g' (a = 0, b = 1); later ones take
  * v = mu v + (1 - d) g'. t counts the writes, so a checkpoint's t says
  * whether the buffer has been set. */
-static void sgd_step(lg_optim *o, float *restrict params, const float *restrict grads, float lr,
-                     float mom) {
-    const float wd = o->cfg.weight_decay;
-    const long n = (long)o->n;
-    if (mom == 0) {
-#pragma omp parallel for simd schedule(static) if (n >= LG_OPT_PAR_MIN)
-        for (long i = 0; i < n; i++) params[i] -= lr * (grads[i] + wd * params[i]);
-        return;
-    }
+static lg_status sgd_step(lg_optim *o, float *params, const float *grads, float lr, float mom) {
+    lg_update_desc d = {.n = o->n, .lr = lr, .wd = o->cfg.weight_decay};
+    if (mom == 0) return o->be->sgd_update(&d, params, grads, NULL);
     const float damp = o->cfg.sgd_style == LG_SGD_TORCH7 ? mom : 0.0f;
-    const float a = o->t ? mom : 0.0f, b = o->t ? 1.0f - damp : 1.0f;
-    float *restrict v = o->state;
-#pragma omp parallel for simd schedule(static) if (n >= LG_OPT_PAR_MIN)
-    for (long i = 0; i < n; i++) {
-        v[i] = a * v[i] + b * (grads[i] + wd * params[i]);
-        params[i] -= lr * v[i];
-    }
+    d.a = o->t ? mom : 0.0f, d.b = o->t ? 1.0f - damp : 1.0f;
+    LG_TRY(o->be->sgd_update(&d, params, grads, o->state));
     o->t++;
+    return LG_OK;
 }
 
 lg_status lg_optim_step(lg_optim *o, float *params, const float *grads, double epoch) {
@@ -122,25 +120,14 @@ lg_status lg_optim_step(lg_optim *o, float *params, const float *grads, double e
     LG_CHECK(epoch >= 0, LG_ERR_ARG, "lg_optim_step: epoch %g < 0", epoch);
     float lr, mom;
     lg_optim_schedule(&o->cfg, epoch, &lr, &mom);
-    const float wd = o->cfg.weight_decay;
-    const long n = (long)o->n;
-    if (o->cfg.kind == LG_OPT_SGD) {
-        sgd_step(o, params, grads, lr, mom);
-        return LG_OK;
-    }
+    if (o->cfg.kind == LG_OPT_SGD) return sgd_step(o, params, grads, lr, mom);
     o->t++;
-    const float b1 = o->cfg.beta1, b2 = o->cfg.beta2, eps = o->cfg.eps;
-    const float step = lr / (float)(1.0 - pow(b1, (double)o->t));
-    const float bc2 = (float)sqrt(1.0 - pow(b2, (double)o->t));
-    float *restrict m = o->state, *restrict v = o->state + o->n;
-#pragma omp parallel for simd schedule(static) if (n >= LG_OPT_PAR_MIN)
-    for (long i = 0; i < n; i++) {
-        const float g = grads[i] + wd * params[i];
-        m[i] = b1 * m[i] + (1 - b1) * g;
-        v[i] = b2 * v[i] + (1 - b2) * g * g;
-        params[i] -= step * (m[i] / (sqrtf(v[i]) / bc2 + eps));
-    }
-    return LG_OK;
+    const float b1 = o->cfg.beta1;
+    const lg_update_desc d = {.n = o->n, .wd = o->cfg.weight_decay,
+                              .step = lr / (float)(1.0 - pow(b1, (double)o->t)),
+                              .bc2 = (float)sqrt(1.0 - pow(o->cfg.beta2, (double)o->t)),
+                              .beta1 = b1, .beta2 = o->cfg.beta2, .eps = o->cfg.eps};
+    return o->be->adam_update(&d, params, grads, o->state, o->state + o->n);
 }
 
 float *lg_optim_state(lg_optim *o, size_t *n) {

@@ -1,10 +1,8 @@
 /* Channel concatenation between networks (e.g. noise plane + coarse image
- * into G). FLATTEN and RESHAPE need no code: net.c aliases their output to
+ * into G): shape checks here, the copies as the backend's concat / split. FLATTEN and RESHAPE need no code: net.c aliases their output to
  * their input and passes gradients straight through. */
-#include <string.h>
-
 #include "core/check.h"
-#include "lapgan/nn.h"
+#include "nn/layer.h"
 
 /* Dims of a, b and out fit out = concat(a, b) along channels; a/b data may be
  * NULL when allow_null (the skipped halves of a backward). */
@@ -26,26 +24,24 @@ static lg_status check_concat(const lg_tensor *a, const lg_tensor *b, const lg_t
     return LG_OK;
 }
 
-lg_status lg_concat_forward(const lg_tensor *a, const lg_tensor *b, lg_tensor *out) {
+lg_status lg_concat_forward_on(const lg_backend *be, const lg_tensor *a, const lg_tensor *b,
+                               lg_tensor *out) {
     LG_TRY(check_concat(a, b, out, 0, "lg_concat_forward"));
-    const size_t s = (size_t)out->h * out->w, na = a->c * s, nb = b->c * s;
-#pragma omp parallel for schedule(static) if (out->n * (na + nb) >= 65536)
-    for (int i = 0; i < out->n; i++) {
-        float *o = out->data + (size_t)i * (na + nb);
-        memcpy(o, a->data + (size_t)i * na, sizeof(float) * na);
-        memcpy(o + na, b->data + (size_t)i * nb, sizeof(float) * nb);
-    }
-    return LG_OK;
+    const size_t s = (size_t)out->h * out->w;
+    return be->concat(out->n, a->c * s, b->c * s, a->data, b->data, out->data);
+}
+
+lg_status lg_concat_backward_on(const lg_backend *be, const lg_tensor *dout, lg_tensor *da,
+                                lg_tensor *db) {
+    LG_TRY(check_concat(da, db, dout, 1, "lg_concat_backward"));
+    const size_t s = (size_t)dout->h * dout->w;
+    return be->split(dout->n, da->c * s, db->c * s, dout->data, da->data, db->data);
+}
+
+lg_status lg_concat_forward(const lg_tensor *a, const lg_tensor *b, lg_tensor *out) {
+    return lg_concat_forward_on(lg_backend_get(LG_BACKEND_CPU), a, b, out);
 }
 
 lg_status lg_concat_backward(const lg_tensor *dout, lg_tensor *da, lg_tensor *db) {
-    LG_TRY(check_concat(da, db, dout, 1, "lg_concat_backward"));
-    const size_t s = (size_t)dout->h * dout->w, na = da->c * s, nb = db->c * s;
-#pragma omp parallel for schedule(static) if (dout->n * (na + nb) >= 65536)
-    for (int i = 0; i < dout->n; i++) {
-        const float *g = dout->data + (size_t)i * (na + nb);
-        if (da->data) memcpy(da->data + (size_t)i * na, g, sizeof(float) * na);
-        if (db->data) memcpy(db->data + (size_t)i * nb, g + na, sizeof(float) * nb);
-    }
-    return LG_OK;
+    return lg_concat_backward_on(lg_backend_get(LG_BACKEND_CPU), dout, da, db);
 }

@@ -1,10 +1,10 @@
 /* d(.) and u(.): separable resampling, rows then columns.
  *
  * Each axis becomes a tap table (for output i: up to T input indices and
- * weights), so every filter shares one convolution loop. See pyramid.h and
- * docs/data.md for the exact definitions of the taps. */
+ * weights), so every filter shares one convolution loop: the backend's
+ * resample op. See pyramid.h and docs/data.md for the exact definitions of
+ * the taps. */
 #include <math.h>
-#include <omp.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -163,21 +163,30 @@ static struct {
     size_t n;
 } g_ws = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static lg_status resample_locked(lg_pyr_filter f, int down, const float *x, int n, int c, int h,
-                                 int w, float *y, int oh, int ow, float alpha, float beta);
+static lg_status resample_locked(const lg_backend *be, lg_pyr_filter f, int down,
+                                 const float *x, int n, int c, int h, int w, float *y, int oh,
+                                 int ow, float alpha, float beta);
 
-lg_status lg_pyr_resample(lg_pyr_filter f, int down, const float *x, int n, int c, int h,
-                          int w, float *y, int oh, int ow, float alpha, float beta) {
+lg_status lg_pyr_resample_on(const lg_backend *be, lg_pyr_filter f, int down, const float *x,
+                             int n, int c, int h, int w, float *y, int oh, int ow, float alpha,
+                             float beta) {
     pthread_mutex_lock(&g_ws.lock);
-    lg_status st = resample_locked(f, down, x, n, c, h, w, y, oh, ow, alpha, beta);
+    lg_status st = resample_locked(be, f, down, x, n, c, h, w, y, oh, ow, alpha, beta);
     pthread_mutex_unlock(&g_ws.lock);
     return st;
 }
 
-static lg_status resample_locked(lg_pyr_filter f, int down, const float *x, int n, int c, int h,
-                                 int w, float *y, int oh, int ow, float alpha, float beta) {
+lg_status lg_pyr_resample(lg_pyr_filter f, int down, const float *x, int n, int c, int h,
+                          int w, float *y, int oh, int ow, float alpha, float beta) {
+    return lg_pyr_resample_on(lg_backend_get(LG_BACKEND_CPU), f, down, x, n, c, h, w, y, oh, ow,
+                              alpha, beta);
+}
+
+static lg_status resample_locked(const lg_backend *be, lg_pyr_filter f, int down,
+                                 const float *x, int n, int c, int h, int w, float *y, int oh,
+                                 int ow, float alpha, float beta) {
     const char *fn = down ? "lg_pyr_down" : "lg_pyr_up";
-    LG_CHECK(x && y, LG_ERR_ARG, "%s: NULL tensor", fn);
+    LG_CHECK(be && x && y, LG_ERR_ARG, "%s: NULL argument", fn);
     LG_CHECK((unsigned)f < LG_PYR_FILTER_COUNT, LG_ERR_ARG, "%s: bad filter %d", fn, (int)f);
     LG_CHECK(n > 0 && c > 0 && h > 0 && w > 0 && oh > 0 && ow > 0, LG_ERR_SHAPE,
              "%s: bad shape [%d,%d,%d,%d] -> %dx%d", fn, n, c, h, w, oh, ow);
@@ -187,9 +196,10 @@ static lg_status resample_locked(lg_pyr_filter f, int down, const float *x, int 
     kind kx = axis_kind(f, down, w, ow), ky = axis_kind(f, down, h, oh);
     axis_taps ax = {ow, axis_width(kx, w, ow), NULL, NULL};
     axis_taps ay = {oh, axis_width(ky, h, oh), NULL, NULL};
-    int nt = omp_get_max_threads();
-    size_t nx = (size_t)ow * ax.T, ny = (size_t)oh * ay.T, tmpn = (size_t)h * ow;
-    size_t total = 2 * (nx + ny) + (size_t)nt * tmpn; /* int and float are both 4 bytes */
+    lg_resample_desc d = {.planes = (long)n * c, .h = h, .w = w, .alpha = alpha, .beta = beta,
+                          .rows = {oh, ay.T, NULL, NULL}, .cols = {ow, ax.T, NULL, NULL}};
+    size_t nx = (size_t)ow * ax.T, ny = (size_t)oh * ay.T;
+    size_t total = 2 * (nx + ny) + be->resample_workspace(&d); /* int and float: 4 bytes */
     if (total > g_ws.n) {
         float *b = lg_alloc_floats(total);
         LG_CHECK(b, LG_ERR_NOMEM, "%s: out of memory for a %dx%d workspace", fn, h, ow);
@@ -204,43 +214,11 @@ static lg_status resample_locked(lg_pyr_filter f, int down, const float *x, int 
     ax.idx = (int *)(ws + nx);
     ay.w = ws + 2 * nx;
     ay.idx = (int *)(ws + 2 * nx + ny);
-    float *tmp_all = ws + 2 * (nx + ny);
     fill_axis(&ax, kx, w, ow);
     fill_axis(&ay, ky, h, oh);
-
-    long planes = (long)n * c;
-#pragma omp parallel
-    {
-        float *tmp = tmp_all + (size_t)omp_get_thread_num() * tmpn;
-#pragma omp for schedule(static)
-        for (long p = 0; p < planes; p++) {
-            const float *src = x + (size_t)p * h * w;
-            float *dst = y + (size_t)p * oh * ow;
-            for (int r = 0; r < h; r++) { /* rows: h x w -> h x ow */
-                const float *sr = src + (size_t)r * w;
-                float *tr = tmp + (size_t)r * ow;
-                for (int o = 0; o < ow; o++) {
-                    const int *ix = ax.idx + (size_t)o * ax.T;
-                    const float *wx = ax.w + (size_t)o * ax.T;
-                    float s = 0;
-                    for (int t = 0; t < ax.T; t++) s += wx[t] * sr[ix[t]];
-                    tr[o] = s;
-                }
-            }
-            for (int o = 0; o < oh; o++) { /* columns: h x ow -> oh x ow */
-                float *dr = dst + (size_t)o * ow;
-                const int *iy = ay.idx + (size_t)o * ay.T;
-                const float *wy = ay.w + (size_t)o * ay.T;
-                for (int q = 0; q < ow; q++) dr[q] = beta == 0 ? 0.f : beta * dr[q];
-                for (int t = 0; t < ay.T; t++) {
-                    const float *tr = tmp + (size_t)iy[t] * ow;
-                    float wt = alpha * wy[t];
-                    for (int q = 0; q < ow; q++) dr[q] += wt * tr[q];
-                }
-            }
-        }
-    }
-    return LG_OK;
+    d.cols.idx = ax.idx, d.cols.w = ax.w;
+    d.rows.idx = ay.idx, d.rows.w = ay.w;
+    return be->resample(&d, x, y, ws + 2 * (nx + ny));
 }
 
 lg_status lg_pyr_down(lg_pyr_filter f, const float *x, int n, int c, int h, int w, float *y,

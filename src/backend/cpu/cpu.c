@@ -247,7 +247,13 @@ static lg_status bf16_bwd_filter(const lg_conv_desc *d, const float *x, const fl
 #define LG_CPU_FLOAT32_OPS                                                              \
     .act_fwd = lg_cpu_act_fwd, .act_bwd = lg_cpu_act_bwd, .bias_rows = lg_cpu_bias_rows, \
     .bias_rows_grad = lg_cpu_bias_rows_grad, .up2_fwd = lg_cpu_up2_fwd,                 \
-    .up2_bwd = lg_cpu_up2_bwd, .bn_fwd = lg_cpu_bn_fwd, .bn_bwd = lg_cpu_bn_bwd,
+    .up2_bwd = lg_cpu_up2_bwd, .bn_fwd = lg_cpu_bn_fwd, .bn_bwd = lg_cpu_bn_bwd,          \
+    .dropout = lg_cpu_dropout, .featpool_fwd = lg_cpu_featpool_fwd,                     \
+    .featpool_bwd = lg_cpu_featpool_bwd, .concat = lg_cpu_concat, .split = lg_cpu_split, \
+    .bce_logits = lg_cpu_bce_logits, .sgd_update = lg_cpu_sgd_update,                   \
+    .adam_update = lg_cpu_adam_update, .resample_workspace = lg_cpu_resample_workspace,   \
+    .resample = lg_cpu_resample, .add = lg_cpu_add, .uniform = lg_cpu_uniform,             \
+    .uniform_rows = lg_cpu_uniform_rows,
 
 const lg_backend lg_backend_cpu_table = {
     .kind = LG_BACKEND_CPU,

@@ -27,6 +27,26 @@ lg_status lg_cpu_bn_fwd(const lg_bn_desc *d, const float *gamma, const float *be
 lg_status lg_cpu_bn_bwd(const lg_bn_desc *d, const float *gamma, const float *mean,
                         const float *invstd, const float *x, const float *dy, float *dx,
                         float *dgamma, float *dbeta);
+/* Sums and noise (elementwise.c), the pyramid's resampling (resample.c), dropout (dropout.c), L2 feature pooling (featpool.c), concatenation
+ * (concat.c), the loss (loss.c) and the optimiser updates (update.c) of
+ * both cpu tables. */
+lg_status lg_cpu_add(size_t n, const float *a, const float *b, float *out);
+lg_status lg_cpu_uniform(lg_rng *r, size_t n, float lo, float hi, float *out);
+lg_status lg_cpu_uniform_rows(int n, size_t per, uint64_t seed, uint64_t stream, uint64_t draw,
+                              const uint64_t *rows, float lo, float hi, float *out);
+lg_status lg_cpu_dropout(const lg_dropout_desc *d, const float *in, float *out);
+size_t lg_cpu_resample_workspace(const lg_resample_desc *d);
+lg_status lg_cpu_resample(const lg_resample_desc *d, const float *x, float *y, float *ws);
+lg_status lg_cpu_featpool_fwd(int n, int co, int k, size_t plane, const float *x, float *y);
+lg_status lg_cpu_featpool_bwd(int n, int co, int k, size_t plane, const float *x, const float *y,
+                              const float *dy, float *dx);
+lg_status lg_cpu_concat(int n, size_t na, size_t nb, const float *a, const float *b, float *out);
+lg_status lg_cpu_split(int n, size_t na, size_t nb, const float *g, float *a, float *b);
+lg_status lg_cpu_bce_logits(int n, const float *logits, const float *targets, float scale,
+                            double *sum, float *dlogits);
+lg_status lg_cpu_sgd_update(const lg_update_desc *d, float *p, const float *g, float *v);
+lg_status lg_cpu_adam_update(const lg_update_desc *d, float *p, const float *g, float *m,
+                             float *v);
 /* LG_OK, or the error that a meaningless LG_BF16_WINOGRAD value gives. */
 lg_status lg_cpu_bf16_settings_check(void);
 

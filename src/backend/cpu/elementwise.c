@@ -151,3 +151,30 @@ lg_status lg_cpu_up2_bwd(int bilinear, int planes, int hi, int wi, const float *
     }
     return LG_OK;
 }
+
+lg_status lg_cpu_add(size_t n, const float *a, const float *b, float *out) {
+    if (!b) {
+        if (out != a) memcpy(out, a, sizeof(float) * n);
+        return LG_OK;
+    }
+#pragma omp parallel for schedule(static) if (n >= 65536)
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+    return LG_OK;
+}
+
+lg_status lg_cpu_uniform(lg_rng *r, size_t n, float lo, float hi, float *out) {
+    lg_rng_uniform(r, out, n, lo, hi);
+    return LG_OK;
+}
+
+/* Rows in parallel unless a row alone is big enough for lg_rng_uniform's
+ * own threads. */
+lg_status lg_cpu_uniform_rows(int n, size_t per, uint64_t seed, uint64_t stream, uint64_t draw,
+                              const uint64_t *rows, float lo, float hi, float *out) {
+#pragma omp parallel for schedule(static) if ((size_t)n * per >= 65536 && per < 65536)
+    for (int i = 0; i < n; i++) {
+        lg_rng r = lg_rng_keyed(seed, stream, draw, rows[i]);
+        lg_rng_uniform(&r, out + (size_t)i * per, per, lo, hi);
+    }
+    return LG_OK;
+}

@@ -293,6 +293,151 @@ static lg_status ref_bn_bwd(const lg_bn_desc *d, const float *gamma, const float
     return LG_OK;
 }
 
+/* Uniform j of a row's generator r, from lg_philox directly: block j / 4,
+ * word j % 4, its top 24 bits over 2^24 (lg_rng_uniform's U[0, 1)). */
+static double ref_u01(const lg_rng *r, size_t j) {
+    uint32_t x[4];
+    lg_philox(r->seed, r->stream, r->offset + j / 4, x);
+    return (double)(x[j % 4] >> 8) / 16777216.0;
+}
+
+static lg_status ref_add(size_t n, const float *a, const float *b, float *out) {
+    for (size_t i = 0; i < n; i++) out[i] = b ? (float)((double)a[i] + b[i]) : a[i];
+    return LG_OK;
+}
+
+static lg_status ref_uniform(lg_rng *r, size_t n, float lo, float hi, float *out) {
+    for (size_t j = 0; j < n; j++)
+        out[j] = (float)(lo + ((double)hi - lo) * ref_u01(r, j));
+    r->offset += (n + 3) / 4;
+    return LG_OK;
+}
+
+static lg_status ref_uniform_rows(int n, size_t per, uint64_t seed, uint64_t stream,
+                                  uint64_t draw, const uint64_t *rows, float lo, float hi,
+                                  float *out) {
+    for (int i = 0; i < n; i++) {
+        lg_rng r = lg_rng_keyed(seed, stream, draw, rows[i]);
+        LG_TRY(ref_uniform(&r, per, lo, hi, out + (size_t)i * per));
+    }
+    return LG_OK;
+}
+
+static lg_status ref_dropout(const lg_dropout_desc *d, const float *in, float *out) {
+    LG_CHECK(d->n >= 0 && d->maps >= 0 && (!d->maps || d->per % (size_t)d->maps == 0),
+             LG_ERR_ARG, "dropout: %zu values per row do not split into %d maps", d->per,
+             d->maps);
+    const size_t plane = d->maps ? d->per / (size_t)d->maps : 1;
+    for (int i = 0; i < d->n; i++) {
+        const lg_rng r =
+            lg_rng_keyed(d->seed, d->stream, d->draw, d->rows ? d->rows[i] : (uint64_t)i);
+        for (size_t j = 0; j < d->per; j++) {
+            const size_t at = (size_t)i * d->per + j;
+            const int keep = ref_u01(&r, d->maps ? j / plane : j) >= d->p;
+            out[at] = (float)(keep ? (double)in[at] / (1.0 - d->p) : 0.0 * in[at]);
+        }
+    }
+    return LG_OK;
+}
+
+static lg_status ref_featpool_fwd(int n, int co, int k, size_t plane, const float *x, float *y) {
+    for (size_t o = 0; o < (size_t)n * co; o++)
+        for (size_t q = 0; q < plane; q++) {
+            double s = 0;
+            for (int j = 0; j < k; j++) {
+                const double v = x[(o * k + j) * plane + q];
+                s += v * v;
+            }
+            y[o * plane + q] = (float)sqrt(s);
+        }
+    return LG_OK;
+}
+
+static lg_status ref_featpool_bwd(int n, int co, int k, size_t plane, const float *x,
+                                  const float *y, const float *dy, float *dx) {
+    for (size_t o = 0; o < (size_t)n * co; o++)
+        for (size_t q = 0; q < plane; q++) {
+            const double yv = y[o * plane + q], g = dy[o * plane + q];
+            for (int j = 0; j < k; j++) {
+                const size_t at = (o * k + j) * plane + q;
+                dx[at] = (float)(yv > 0 ? g * x[at] / yv : 0.0);
+            }
+        }
+    return LG_OK;
+}
+
+static lg_status ref_concat(int n, size_t na, size_t nb, const float *a, const float *b,
+                            float *out) {
+    for (int i = 0; i < n; i++)
+        for (size_t j = 0; j < na + nb; j++)
+            out[(size_t)i * (na + nb) + j] = j < na ? a[(size_t)i * na + j] : b[(size_t)i * nb + j - na];
+    return LG_OK;
+}
+
+static lg_status ref_split(int n, size_t na, size_t nb, const float *g, float *a, float *b) {
+    for (int i = 0; i < n; i++)
+        for (size_t j = 0; j < na + nb; j++) {
+            const float v = g[(size_t)i * (na + nb) + j];
+            if (j < na && a) a[(size_t)i * na + j] = v;
+            if (j >= na && b) b[(size_t)i * nb + j - na] = v;
+        }
+    return LG_OK;
+}
+
+static lg_status ref_bce_logits(int n, const float *logits, const float *targets, float scale,
+                                double *sum, float *dlogits) {
+    double acc = 0;
+    for (int i = 0; i < n; i++) {
+        const double x = logits[i], t = targets[i];
+        acc += (x > 0 ? x : 0.0) - x * t + log1p(exp(-fabs(x)));
+        if (dlogits) dlogits[i] = (float)((1.0 / (1.0 + exp(-x)) - t) * scale / n);
+    }
+    *sum = acc;
+    return LG_OK;
+}
+
+static lg_status ref_sgd_update(const lg_update_desc *d, float *p, const float *g, float *v) {
+    for (size_t i = 0; i < d->n; i++) {
+        const double gi = (double)g[i] + (double)d->wd * p[i];
+        const double vi = v ? (double)d->a * v[i] + (double)d->b * gi : gi;
+        if (v) v[i] = (float)vi;
+        p[i] = (float)(p[i] - (double)d->lr * vi);
+    }
+    return LG_OK;
+}
+
+static lg_status ref_adam_update(const lg_update_desc *d, float *p, const float *g, float *m,
+                                 float *v) {
+    for (size_t i = 0; i < d->n; i++) {
+        const double gi = (double)g[i] + (double)d->wd * p[i];
+        const double mi = (double)d->beta1 * m[i] + (1.0 - d->beta1) * gi;
+        const double vi = (double)d->beta2 * v[i] + (1.0 - d->beta2) * gi * gi;
+        m[i] = (float)mi, v[i] = (float)vi;
+        p[i] = (float)(p[i] - (double)d->step * mi / (sqrt(vi) / d->bc2 + d->eps));
+    }
+    return LG_OK;
+}
+
+static size_t ref_resample_workspace(const lg_resample_desc *d) { return 0; }
+
+/* Both axes' taps at once, in double, from the definition. */
+static lg_status ref_resample(const lg_resample_desc *d, const float *x, float *y, float *ws) {
+    const lg_taps *ry = &d->rows, *cx = &d->cols;
+    for (long p = 0; p < d->planes; p++)
+        for (int o = 0; o < ry->out; o++)
+            for (int q = 0; q < cx->out; q++) {
+                double s = 0;
+                for (int t = 0; t < ry->T; t++)
+                    for (int u = 0; u < cx->T; u++)
+                        s += (double)ry->w[(size_t)o * ry->T + t] * cx->w[(size_t)q * cx->T + u] *
+                             x[((size_t)p * d->h + ry->idx[(size_t)o * ry->T + t]) * d->w +
+                               cx->idx[(size_t)q * cx->T + u]];
+                float *yo = &y[((size_t)p * ry->out + o) * cx->out + q];
+                *yo = (float)((double)d->alpha * s + (d->beta == 0 ? 0.0 : (double)d->beta * *yo));
+            }
+    return LG_OK;
+}
+
 const lg_backend lg_backend_ref_table = {
     .kind = LG_BACKEND_REF,
     .name = "ref",
@@ -309,4 +454,17 @@ const lg_backend lg_backend_ref_table = {
     .up2_bwd = ref_up2_bwd,
     .bn_fwd = ref_bn_fwd,
     .bn_bwd = ref_bn_bwd,
+    .dropout = ref_dropout,
+    .featpool_fwd = ref_featpool_fwd,
+    .featpool_bwd = ref_featpool_bwd,
+    .concat = ref_concat,
+    .split = ref_split,
+    .bce_logits = ref_bce_logits,
+    .sgd_update = ref_sgd_update,
+    .adam_update = ref_adam_update,
+    .resample_workspace = ref_resample_workspace,
+    .resample = ref_resample,
+    .add = ref_add,
+    .uniform = ref_uniform,
+    .uniform_rows = ref_uniform_rows,
 };
